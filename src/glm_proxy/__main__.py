@@ -1,0 +1,5 @@
+import sys
+
+from glm_proxy.cli import main
+
+sys.exit(main())

@@ -1,0 +1,76 @@
+"""Registry of tool-call dialects.
+
+A dialect turns one model output into ``glm_proxy.events``. Each dialect lives in its own module
+and registers a factory here; the rest of the proxy only knows ``create_parser``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from glm_proxy.events import Event
+
+
+def new_call_id() -> str:
+    """An OpenAI-style tool-call id: ``call_`` and 24 random hex digits."""
+    return "call_" + secrets.token_hex(12)
+
+
+@dataclass(frozen=True, slots=True)
+class ParserOptions:
+    """What a parser needs to know about the request that produced the output."""
+
+    tools: Sequence[Mapping[str, Any]] = ()
+    """The request's ``tools`` array (OpenAI shape), used for argument typing and name recovery."""
+    parse_tool_calls: bool = True
+    """False when the request has no tools or ``tool_choice`` is ``"none"``: calls stay text."""
+    starts_in_reasoning: bool = False
+    """True when the prompt ended with ``<think>`` (GLM-4.7 and later): output starts as reasoning."""
+    max_buffer: int = 1 << 20
+    """Most characters held back at once; past it, held text is released as content."""
+    id_factory: Callable[[], str] = field(default=new_call_id)
+
+
+class Parser(Protocol):
+    """Incremental parser for one model output (one choice)."""
+
+    def feed(self, text: str) -> list[Event]:
+        """Read the next piece of the output's text."""
+
+    def feed_reasoning(self, text: str) -> list[Event]:
+        """Read text the backend already split off as reasoning.
+
+        It comes out as ``Reasoning`` events, except tool calls written inside it, which are
+        recovered as calls (numbered together with the ones in the content).
+        """
+
+    def close(self) -> list[Event]:
+        """End of output: release everything still held (unfinished markup as content)."""
+
+
+ParserFactory = Callable[[ParserOptions], Parser]
+
+_registry: dict[str, ParserFactory] = {}
+
+
+def register(name: str, factory: ParserFactory) -> None:
+    _registry[name] = factory
+
+
+def create_parser(options: ParserOptions, dialect: str = "glm") -> Parser:
+    if not _registry:
+        _load_builtin()
+    try:
+        factory = _registry[dialect]
+    except KeyError:
+        raise ValueError(f"unknown dialect {dialect!r} (known: {', '.join(sorted(_registry))})")
+    return factory(options)
+
+
+def _load_builtin() -> None:
+    from glm_proxy.dialects import glm
+
+    register("glm", glm.GlmParser)
