@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Protocol, cast
 
 COMMANDS = {
     "serve": ("serve", "run the proxy (the default command)"),
@@ -35,9 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _command_module(module_name: str) -> object | None:
+class _Command(Protocol):
+    def configure(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+def _command_module(module_name: str) -> _Command | None:
     try:
-        return importlib.import_module(f"glm_proxy.commands.{module_name}")
+        return cast(_Command, importlib.import_module(f"glm_proxy.commands.{module_name}"))
     except ModuleNotFoundError as error:
         if error.name == f"glm_proxy.commands.{module_name}":
             return None  # a command not written yet
@@ -46,13 +53,12 @@ def _command_module(module_name: str) -> object | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list or args_list[0] not in COMMANDS and args_list[0] not in ("-h", "--help"):
+    if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in ("-h", "--help")):
         args_list.insert(0, "serve")
     args = build_parser().parse_args(args_list)
     module = _command_module(COMMANDS[args.command][0])
     assert module is not None
-    result: int = module.run(args)  # type: ignore[attr-defined]
-    return result
+    return module.run(args)
 
 
 if __name__ == "__main__":

@@ -26,9 +26,7 @@ def assemble_message(
         elif isinstance(event, Reasoning):
             reasoning.append(event.text)
         elif isinstance(event, ToolCallStart):
-            calls.append(
-                {"id": event.id, "type": "function", "function": {"name": event.name}}
-            )
+            calls.append({"id": event.id, "type": "function", "function": {"name": event.name}})
             arguments.append([])
         elif isinstance(event, ToolCallArgs):
             arguments[event.index].append(event.fragment)

@@ -28,7 +28,7 @@ class ParserOptions:
     parse_tool_calls: bool = True
     """False when the request has no tools or ``tool_choice`` is ``"none"``: calls stay text."""
     starts_in_reasoning: bool = False
-    """True when the prompt ended with ``<think>`` (GLM-4.7 and later): output starts as reasoning."""
+    """True when the prompt ended with ``<think>`` (GLM-4.7 and later): output starts inside it."""
     max_buffer: int = 1 << 20
     """Most characters held back at once; past it, held text is released as content."""
     id_factory: Callable[[], str] = field(default=new_call_id)
@@ -66,7 +66,8 @@ def create_parser(options: ParserOptions, dialect: str = "glm") -> Parser:
     try:
         factory = _registry[dialect]
     except KeyError:
-        raise ValueError(f"unknown dialect {dialect!r} (known: {', '.join(sorted(_registry))})")
+        known = ", ".join(sorted(_registry))
+        raise ValueError(f"unknown dialect {dialect!r} (known: {known})") from None
     return factory(options)
 
 

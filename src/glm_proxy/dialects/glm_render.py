@@ -24,7 +24,9 @@ def render_call(name: str, arguments: Mapping[str, Any], style: Style = "4.5") -
     sep = "\n" if style == "4.5" else ""
     parts = [f"<tool_call>{name}{sep}"]
     for key, value in arguments.items():
-        parts.append(f"<arg_key>{key}</arg_key>{sep}<arg_value>{render_value(value)}</arg_value>{sep}")
+        parts.append(
+            f"<arg_key>{key}</arg_key>{sep}<arg_value>{render_value(value)}</arg_value>{sep}"
+        )
     parts.append("</tool_call>")
     return "".join(parts)
 

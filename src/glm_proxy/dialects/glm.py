@@ -1,0 +1,637 @@
+"""The GLM dialect: an incremental parser of GLM-4.5 / 4.6 / 4.7 / 5.x output.
+
+Strategy
+--------
+One state machine reads the text once, left to right. Each state knows the few tags that can
+end it (``_MARKERS``); ``_scan`` finds the next ``<`` with ``str.find`` and checks it against
+those tags only. What cannot be decided yet is held back, and only that:
+
+* a suffix that is a proper prefix of one of the state's tags (at most 15 characters);
+* in text, a run of whitespace: dropped if a tag follows (the format puts it there), released
+  otherwise; whitespace right after a tag is dropped;
+* the name of a call until the tag after it (names are emitted only when complete), and the
+  value of a non-string argument until ``</arg_value>`` (it is typed as a whole).
+
+So every character is looked at a bounded number of times, whatever the size of the pieces, and
+feeding the text whole, a character at a time or in random pieces gives the same events once
+adjacent text (and adjacent argument fragments) are merged. Every decision depends only on
+the text seen so far, never on where the pieces were cut: the invariant the tests check.
+
+A call is announced (``ToolCallStart``) when its first argument value begins or when it ends,
+never earlier, so a call cut off before any value leaves nothing behind but content. Its
+arguments are one JSON object written as fragments: ``{`` and ``"key": `` go out with the first
+piece of a value, string-typed values stream as escaped pieces as they arrive, other values go
+out whole, and the closing ``}`` only with ``ToolCallEnd``, so no prefix of them is valid JSON.
+
+Nothing is lost: text that turns out not to be a call (an invalid name, bad JSON, a cap reached)
+is released as text, and a call cut off by the end of output is closed with the arguments it
+had, while its unfinished markup is also returned as content.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Final
+
+from glm_proxy.dialects import ParserOptions
+from glm_proxy.dialects.glm_values import ToolSchemas, convert_value, dump_json
+from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallEnd, ToolCallStart
+
+THINK_OPEN: Final = "<think>"
+THINK_CLOSE: Final = "</think>"
+CALL_OPEN: Final = "<tool_call>"
+CALL_CLOSE: Final = "</tool_call>"
+KEY_OPEN: Final = "<arg_key>"
+KEY_CLOSE: Final = "</arg_key>"
+VALUE_OPEN: Final = "<arg_value>"
+VALUE_CLOSE: Final = "</arg_value>"
+# Stop tokens that some backends leak as text; they are stripped.
+STOP_TOKENS: Final = ("<|observation|>", "<|user|>", "<|endoftext|>", "<|assistant|>", "<|system|>")
+
+# Longest plausible tool name; a longer "name" is prose that happened to follow <tool_call>.
+NAME_LIMIT: Final = 256
+
+TEXT, NAME, JSON_CALL, ARGS, KEY, AFTER_KEY, VALUE = range(7)
+
+_MARKERS: Final = {
+    NAME: (KEY_OPEN, KEY_CLOSE, CALL_CLOSE, CALL_OPEN),
+    JSON_CALL: (CALL_CLOSE,),
+    ARGS: (KEY_OPEN, KEY_CLOSE, VALUE_OPEN, CALL_CLOSE, CALL_OPEN),
+    KEY: (KEY_CLOSE, VALUE_OPEN, CALL_CLOSE, KEY_OPEN),
+    AFTER_KEY: (VALUE_OPEN, KEY_CLOSE, KEY_OPEN, CALL_CLOSE),
+    VALUE: (VALUE_CLOSE,),
+}
+_TEXT_MARKERS: Final = (THINK_OPEN, THINK_CLOSE, CALL_OPEN, CALL_CLOSE, *STOP_TOKENS)
+_TEXT_MARKERS_NO_CALLS: Final = (THINK_OPEN, THINK_CLOSE, *STOP_TOKENS)
+
+_NON_SPACE = re.compile(r"\S")
+_SPACE_RUN = re.compile(r"\s+")
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f\u2028\u2029]')
+
+
+def _escape(text: str) -> str:
+    """JSON-escape a piece of a string value (without the quotes)."""
+    if _NEEDS_ESCAPE.search(text) is None:
+        return text
+    return dump_json(text)[1:-1]
+
+
+def _scan(data: str, pos: int, markers: tuple[str, ...]) -> tuple[int, str | None]:
+    """Next tag of ``markers`` at or after ``pos``: ``(index, tag)``.
+
+    ``(index, None)`` when no tag is complete: ``index`` is where a possible unfinished tag
+    starts (to be held back), or ``len(data)``.
+    """
+    end = len(data)
+    i = data.find("<", pos)
+    while i != -1:
+        for marker in markers:
+            if data.startswith(marker, i):
+                return i, marker
+        rest = end - i
+        if rest < 16:
+            tail = data[i:]
+            for marker in markers:
+                if len(marker) > rest and marker.startswith(tail):
+                    return i, None
+        i = data.find("<", i + 1)
+    return end, None
+
+
+def _merge(events: list[Event]) -> list[Event]:
+    """Merge adjacent text of one kind and adjacent fragments of one call."""
+    merged: list[Event] = []
+    run: list[str] = []
+    previous: Event | None = None
+    for event in events:
+        if previous is not None and type(event) is type(previous):
+            if isinstance(event, (Content, Reasoning)):
+                run.append(event.text)
+                continue
+            if isinstance(event, ToolCallArgs) and event.index == previous.index:  # type: ignore[union-attr]
+                run.append(event.fragment)
+                continue
+        if previous is not None:
+            merged.append(_with_text(previous, run))
+        previous, run = event, []
+    if previous is not None:
+        merged.append(_with_text(previous, run))
+    return merged
+
+
+def _with_text(event: Event, more: list[str]) -> Event:
+    if not more:
+        return event
+    if isinstance(event, Content):
+        return Content(event.text + "".join(more))
+    if isinstance(event, Reasoning):
+        return Reasoning(event.text + "".join(more))
+    assert isinstance(event, ToolCallArgs)
+    return ToolCallArgs(event.index, event.fragment + "".join(more))
+
+
+class _CallNumbers:
+    """Call indices shared by the content and the reasoning channel of one output."""
+
+    __slots__ = ("next_index",)
+
+    def __init__(self) -> None:
+        self.next_index = 0
+
+
+class _Machine:
+    """The state machine over one channel of text (see the module docstring)."""
+
+    def __init__(
+        self,
+        options: ParserOptions,
+        schemas: ToolSchemas,
+        numbers: _CallNumbers,
+        reasoning_channel: bool,
+    ) -> None:
+        self._options = options
+        self._schemas = schemas
+        self._numbers = numbers
+        self._channel = reasoning_channel
+        self._cap = max(options.max_buffer, NAME_LIMIT)
+        self._text_markers = _TEXT_MARKERS if options.parse_tool_calls else _TEXT_MARKERS_NO_CALLS
+        self._state = TEXT
+        self._reasoning = reasoning_channel or options.starts_in_reasoning
+        self._buf = ""
+        self._out: list[Event] = []
+        # whitespace handling in text
+        self._pending_ws = ""
+        self._after_tag = False
+        self._ws_passthrough = False
+        self._saved_ws: tuple[str, bool, bool] = ("", False, False)
+        # the call being read
+        self._origin_reasoning = False
+        self._acc = ""
+        self._parts: list[str] = []
+        self._parts_len = 0
+        self._raw: list[str] | None = None
+        self._raw_len = 0
+        self._name = ""
+        self._index = -1
+        self._started = False
+        self._has_args = False
+        self._junk = False
+        self._key: str | None = None
+        self._streaming = False
+
+    # -- driving ---------------------------------------------------------------------------
+
+    def feed(self, text: str) -> list[Event]:
+        if text:
+            data = self._buf + text if self._buf else text
+            self._buf = ""
+            self._process(data)
+        return self._take()
+
+    def close(self) -> list[Event]:
+        buf, self._buf = self._buf, ""
+        state = self._state
+        if state in (NAME, JSON_CALL):
+            self._abandon_call(buf)
+            return self.close()
+        if state != TEXT:
+            self._truncate_call(buf)
+        elif buf:
+            self._text(buf)
+        if self._pending_ws:
+            self._emit_text(self._pending_ws)
+            self._pending_ws = ""
+        return self._take()
+
+    def _take(self) -> list[Event]:
+        out = self._out
+        self._out = []
+        return _merge(out) if len(out) > 1 else out
+
+    def _process(self, data: str) -> None:
+        pos = 0
+        handlers = (
+            self._in_text,
+            self._in_name,
+            self._in_json,
+            self._in_args,
+            self._in_key,
+            self._in_after_key,
+            self._in_value,
+        )
+        while True:
+            raw = self._raw
+            new_pos = handlers[self._state](data, pos)
+            done = new_pos < 0
+            if done:
+                new_pos = len(data) - len(self._buf)
+            if raw is not None and raw is self._raw and new_pos > pos:
+                self._keep_raw(data[pos:new_pos])
+            if done:
+                return
+            if self._buf:  # text read again after an abandoned call ended in a partial tag
+                data, self._buf = self._buf + data[new_pos:], ""
+                new_pos = 0
+            pos = new_pos
+
+    def _keep_raw(self, text: str) -> None:
+        assert self._raw is not None
+        if self._raw_len <= self._cap:
+            self._raw.append(text)
+            self._raw_len += len(text)
+
+    def _hold(self, data: str, i: int) -> int:
+        self._buf = data[i:]
+        return -1
+
+    # -- text ------------------------------------------------------------------------------
+
+    def _in_text(self, data: str, pos: int) -> int:
+        i, marker = _scan(data, pos, self._text_markers)
+        if i > pos:
+            self._text(data[pos:i])
+        if marker is None:
+            return self._hold(data, i)
+        if marker == CALL_OPEN:
+            self._saved_ws = (self._pending_ws, self._after_tag, self._ws_passthrough)
+            self._begin_call()
+        elif marker == THINK_OPEN:
+            self._reasoning = True
+        elif marker == THINK_CLOSE:
+            self._reasoning = self._channel
+        self._pending_ws = ""
+        self._after_tag = True
+        self._ws_passthrough = False
+        return i + len(marker)
+
+    def _text(self, text: str) -> None:
+        """Literal text: emit it, holding back trailing whitespace (see the strategy)."""
+        if self._after_tag:
+            text = text.lstrip()
+            if not text:
+                return
+            self._after_tag = False
+        body = text.rstrip()
+        if not body:
+            if self._ws_passthrough:
+                self._emit_text(text)
+                return
+            self._pending_ws += text
+        else:
+            self._ws_passthrough = False
+            self._emit_text(self._pending_ws + body if self._pending_ws else body)
+            self._pending_ws = text[len(body) :]
+        if len(self._pending_ws) > self._cap:
+            self._emit_text(self._pending_ws)
+            self._pending_ws = ""
+            self._ws_passthrough = True
+
+    def _emit_text(self, text: str) -> None:
+        if text:
+            self._out.append(Reasoning(text) if self._reasoning else Content(text))
+
+    # -- a call's name, or JSON inside <tool_call> -----------------------------------------
+
+    def _begin_call(self) -> None:
+        self._origin_reasoning = self._reasoning
+        self._state = NAME
+        self._acc = ""
+        self._raw = [CALL_OPEN]
+        self._raw_len = len(CALL_OPEN)
+        self._name = ""
+        self._started = False
+        self._has_args = False
+        self._junk = False
+        self._key = None
+
+    def _in_name(self, data: str, pos: int) -> int:
+        if not self._acc or self._acc.isspace():
+            first = _NON_SPACE.search(data, pos)
+            if first is not None and data[first.start()] == "{":
+                self._parts = [self._acc, data[pos : first.start()]]
+                self._parts_len = sum(map(len, self._parts))
+                self._state = JSON_CALL
+                return first.start()
+        i, marker = _scan(data, pos, _MARKERS[NAME])
+        self._acc += data[pos:i]
+        if self._name_is_invalid():
+            self._abandon_call("")
+            return i
+        if marker is None:
+            return self._hold(data, i)
+        end = i + len(marker)
+        name = self._acc.strip()
+        self._acc = ""
+        if marker == CALL_OPEN:  # the first <tool_call> was a stray one in prose
+            self._acc = name
+            self._abandon_call("", keep_opener=False)
+            self._saved_ws = (self._pending_ws, self._after_tag, self._ws_passthrough)
+            self._begin_call()
+            return end
+        if marker == KEY_CLOSE and name:  # the <arg_key> opener is missing: key glued to name
+            split = self._split_name_and_key(name)
+            if split is None:
+                self._name, self._state = name, ARGS  # a stray closer after the name
+            else:
+                self._name, self._key = split
+                self._state = AFTER_KEY
+            return end
+        if not name or _SPACE_RUN.search(name):
+            if marker == CALL_CLOSE and not name:  # <tool_call></tool_call> is not a call
+                self._raw = None
+                self._restore_ws()
+                self._state = TEXT
+                self._reasoning = self._origin_reasoning
+                self._after_tag = True
+                return end
+            self._acc = name
+            self._abandon_call("")
+            return i
+        self._name = name
+        if marker == KEY_OPEN:
+            self._state = KEY
+        else:  # CALL_CLOSE: a call without arguments
+            self._end_call()
+        return end
+
+    def _name_is_invalid(self) -> bool:
+        name = self._acc.strip()
+        return len(self._acc) > NAME_LIMIT or "<" in name or len(_SPACE_RUN.findall(name)) > 1
+
+    def _split_name_and_key(self, text: str) -> tuple[str, str] | None:
+        words = text.split(None, 1)
+        if len(words) == 2:
+            return words[0], words[1].strip()
+        return self._schemas.split_name_and_key(text)
+
+    def _abandon_call(self, rest: str, keep_opener: bool = True) -> None:
+        """What followed ``<tool_call>`` is not a call: read it again as text."""
+        text = self._acc if self._state == NAME else "".join(self._parts)
+        self._parts, self._parts_len, self._acc = [], 0, ""
+        self._raw = None
+        self._state = TEXT
+        self._reasoning = self._origin_reasoning
+        self._restore_ws()
+        if keep_opener:
+            self._text(CALL_OPEN)
+        if text or rest:
+            self._process(text + rest)
+
+    def _restore_ws(self) -> None:
+        self._pending_ws, self._after_tag, self._ws_passthrough = self._saved_ws
+
+    def _in_json(self, data: str, pos: int) -> int:
+        i, marker = _scan(data, pos, _MARKERS[JSON_CALL])
+        piece = data[pos:i]
+        self._parts.append(piece)
+        self._parts_len += len(piece)
+        if self._parts_len > self._cap:
+            self._state = JSON_CALL
+            self._abandon_call("")
+            return i
+        if marker is None:
+            return self._hold(data, i)
+        text = "".join(self._parts)
+        self._parts, self._parts_len = [], 0
+        call = _json_call(text)
+        if call is None:
+            self._raw = None
+            self._restore_ws()
+            self._state = TEXT
+            self._reasoning = self._origin_reasoning
+            self._text(CALL_OPEN + text + CALL_CLOSE)
+        else:
+            self._name, arguments = call
+            self._start()
+            if arguments != "{}":  # all but the closing brace, which comes with the end
+                self._out.append(ToolCallArgs(self._index, arguments[:-1]))
+                self._has_args = True
+            self._end_call()
+        return i + len(CALL_CLOSE)
+
+    # -- a call's arguments ----------------------------------------------------------------
+
+    def _start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._index = self._numbers.next_index
+            self._numbers.next_index += 1
+            self._out.append(ToolCallStart(self._index, self._options.id_factory(), self._name))
+
+    def _end_call(self) -> None:
+        self._start()
+        self._out.append(ToolCallArgs(self._index, "}" if self._has_args else "{}"))
+        self._out.append(ToolCallEnd(self._index))
+        self._raw = None
+        self._state = TEXT
+        self._reasoning = self._channel
+        self._pending_ws, self._after_tag, self._ws_passthrough = "", True, False
+
+    def _junk_text(self, text: str) -> None:
+        """Text inside a call that belongs to no argument: it is content."""
+        if text:
+            self._start()
+            self._out.append(Content(text))
+
+    def _in_args(self, data: str, pos: int) -> int:
+        i, marker = _scan(data, pos, _MARKERS[ARGS])
+        piece = data[pos:i]
+        if self._junk:
+            self._junk_text(piece)
+        else:
+            self._acc += piece
+            if len(self._acc) > NAME_LIMIT:
+                self._junk_text(self._acc)
+                self._acc, self._junk = "", True
+        if marker is None:
+            return self._hold(data, i)
+        end = i + len(marker)
+        text, junk = self._acc.strip(), self._junk
+        self._acc, self._junk = "", False
+        if marker == KEY_CLOSE:
+            if text and not junk:  # a key whose <arg_key> opener is missing
+                self._key = text
+                self._state = AFTER_KEY
+            return end
+        if marker == VALUE_OPEN:
+            if text and not junk:  # a key written without any tags
+                self._key = text
+            else:
+                self._key = self._schemas.single_property(self._name)
+            self._begin_value()
+            return end
+        self._junk_text(text)
+        if marker == KEY_OPEN:
+            self._state = KEY
+        elif marker == CALL_CLOSE:
+            self._end_call()
+        else:  # CALL_OPEN: the previous call was never closed
+            self._end_call()
+            self._saved_ws = ("", True, False)
+            self._begin_call()
+        return end
+
+    def _in_key(self, data: str, pos: int) -> int:
+        i, marker = _scan(data, pos, _MARKERS[KEY])
+        self._acc += data[pos:i]
+        if len(self._acc) > self._cap:
+            self._junk_text(self._acc)
+            self._acc, self._junk, self._state = "", True, ARGS
+            return i
+        if marker is None:
+            return self._hold(data, i)
+        end = i + len(marker)
+        if marker == KEY_OPEN:  # a doubled opener
+            return end
+        key = self._acc.strip()
+        self._acc = ""
+        self._key = key or self._schemas.single_property(self._name)
+        if marker == KEY_CLOSE:
+            self._state = AFTER_KEY
+        elif marker == VALUE_OPEN:
+            self._begin_value()
+        else:  # CALL_CLOSE: a key without a value
+            self._empty_value()
+            self._end_call()
+        return end
+
+    def _in_after_key(self, data: str, pos: int) -> int:
+        i, marker = _scan(data, pos, _MARKERS[AFTER_KEY])
+        first = _NON_SPACE.search(data, pos, i)
+        if first is not None:  # the <arg_value> opener is missing: the value starts here
+            self._begin_value()
+            return first.start()
+        if marker is None:
+            return self._hold(data, i)
+        end = i + len(marker)
+        if marker == VALUE_OPEN:
+            self._begin_value()
+        elif marker == KEY_OPEN:  # the previous key had no value
+            self._empty_value()
+            self._state = KEY
+        elif marker == CALL_CLOSE:
+            self._empty_value()
+            self._end_call()
+        return end  # KEY_CLOSE: a doubled closer
+
+    def _empty_value(self) -> None:
+        self._begin_value()
+        self._finish_value()
+
+    def _begin_value(self) -> None:
+        self._state = VALUE
+        self._parts, self._parts_len = [], 0
+        key = self._key
+        self._streaming = key is not None and self._schemas.is_string(self._name, key)
+        if self._streaming:
+            self._out.append(ToolCallArgs(self._index_for_args(), self._key_prefix() + '"'))
+
+    def _index_for_args(self) -> int:
+        self._start()
+        return self._index
+
+    def _key_prefix(self) -> str:
+        assert self._key is not None
+        prefix = ", " if self._has_args else "{"
+        self._has_args = True
+        return prefix + dump_json(self._key) + ": "
+
+    def _in_value(self, data: str, pos: int) -> int:
+        i, marker = _scan(data, pos, _MARKERS[VALUE])
+        if i > pos:
+            self._value_text(data[pos:i])
+        if marker is None:
+            return self._hold(data, i)
+        self._finish_value()
+        self._state = ARGS
+        return i + len(marker)
+
+    def _value_text(self, piece: str) -> None:
+        if self._key is None:
+            self._junk_text(piece)
+        elif self._streaming:
+            self._out.append(ToolCallArgs(self._index, _escape(piece)))
+        else:
+            self._parts.append(piece)
+            self._parts_len += len(piece)
+            if self._parts_len > self._cap:  # too long to hold: it becomes a string
+                text = "".join(self._parts)
+                self._parts, self._parts_len = [], 0
+                self._streaming = True
+                fragment = self._key_prefix() + '"' + _escape(text)
+                self._out.append(ToolCallArgs(self._index_for_args(), fragment))
+
+    def _finish_value(self) -> None:
+        if self._key is None:
+            return
+        if self._streaming:
+            self._out.append(ToolCallArgs(self._index, '"'))
+            return
+        raw = "".join(self._parts)
+        self._parts, self._parts_len = [], 0
+        fragment = self._key_prefix() + dump_json(convert_value(raw))
+        self._out.append(ToolCallArgs(self._index_for_args(), fragment))
+
+    def _truncate_call(self, buf: str) -> None:
+        """The output ended inside a call: close it, and return its markup as content."""
+        raw = "".join(self._raw or ()) + buf
+        if self._state == VALUE:
+            if buf:
+                self._value_text(buf)
+            self._finish_value()
+        if not self._started:
+            self._raw = None
+            self._restore_ws()
+            self._state = TEXT
+            self._reasoning = self._origin_reasoning
+            self._text(raw)
+            return
+        self._end_call()
+        self._out.append(Content(raw))
+        self._after_tag = False
+
+
+def _json_call(text: str) -> tuple[str, str] | None:
+    """``{"name": ..., "arguments": {...}}`` inside ``<tool_call>``: (name, arguments JSON)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    name = value.get("name")
+    arguments = value.get("arguments", value.get("parameters", {}))
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            return None
+    if not isinstance(name, str) or not name.strip() or not isinstance(arguments, dict):
+        return None
+    return name.strip(), dump_json(arguments)
+
+
+class GlmParser:
+    """Parser for one GLM output (one choice): see ``glm_proxy.dialects.Parser``."""
+
+    def __init__(self, options: ParserOptions) -> None:
+        self._options = options
+        self._schemas = ToolSchemas(options.tools if options.parse_tool_calls else ())
+        self._numbers = _CallNumbers()
+        self._content = _Machine(options, self._schemas, self._numbers, reasoning_channel=False)
+        self._reasoning: _Machine | None = None
+
+    def feed(self, text: str) -> list[Event]:
+        return self._content.feed(text)
+
+    def feed_reasoning(self, text: str) -> list[Event]:
+        if self._reasoning is None:
+            self._reasoning = _Machine(
+                self._options, self._schemas, self._numbers, reasoning_channel=True
+            )
+        return self._reasoning.feed(text)
+
+    def close(self) -> list[Event]:
+        events = self._reasoning.close() if self._reasoning is not None else []
+        return events + self._content.close()
