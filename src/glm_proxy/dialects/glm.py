@@ -8,7 +8,7 @@ those tags only. What cannot be decided yet is held back, and only that:
 
 * a suffix that is a proper prefix of one of the state's tags (at most 15 characters);
 * in text, a run of whitespace: dropped if a tag follows (the format puts it there), released
-  otherwise; whitespace right after a tag is dropped;
+  otherwise; whitespace right after ``<think>`` or ``</think>`` is dropped too;
 * the name of a call until the tag after it (names are emitted only when complete), and the
   value of a non-string argument until ``</arg_value>`` (it is typed as a whole).
 
@@ -256,12 +256,15 @@ class _Machine:
         if marker == CALL_OPEN:
             self._saved_ws = (self._pending_ws, self._after_tag, self._ws_passthrough)
             self._begin_call()
-        elif marker == THINK_OPEN:
+        # Whitespace before a tag is the format's; after one, only where the reasoning
+        # opens or closes (the format writes "<think>R</think>\n"); a stray tag is just removed.
+        switches = marker == THINK_OPEN or (marker == THINK_CLOSE and not self._channel)
+        self._after_tag = switches and self._reasoning != (marker == THINK_OPEN)
+        if marker == THINK_OPEN:
             self._reasoning = True
         elif marker == THINK_CLOSE:
             self._reasoning = self._channel
         self._pending_ws = ""
-        self._after_tag = True
         self._ws_passthrough = False
         return i + len(marker)
 
@@ -343,7 +346,6 @@ class _Machine:
                 self._restore_ws()
                 self._state = TEXT
                 self._reasoning = self._origin_reasoning
-                self._after_tag = True
                 return end
             self._acc = name
             self._abandon_call("")
@@ -426,7 +428,7 @@ class _Machine:
         self._raw = None
         self._state = TEXT
         self._reasoning = self._channel
-        self._pending_ws, self._after_tag, self._ws_passthrough = "", True, False
+        self._pending_ws, self._after_tag, self._ws_passthrough = "", False, False
 
     def _junk_text(self, text: str) -> None:
         """Text inside a call that belongs to no argument: it is content."""
@@ -468,7 +470,7 @@ class _Machine:
             self._end_call()
         else:  # CALL_OPEN: the previous call was never closed
             self._end_call()
-            self._saved_ws = ("", True, False)
+            self._saved_ws = ("", False, False)
             self._begin_call()
         return end
 

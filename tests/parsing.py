@@ -1,0 +1,89 @@
+"""Helpers to drive a dialect parser the ways the tests need: whole, per character, in pieces."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from glm_proxy.dialects import ParserOptions, create_parser
+from glm_proxy.dialects.glm import _merge
+from glm_proxy.events import Event, ToolCallArgs, ToolCallEnd, ToolCallStart
+from glm_proxy.message import assemble_message
+
+
+def counting_ids() -> Callable[[], str]:
+    """Call ids ``call_0``, ``call_1``, ... so that runs can be compared with ``==``."""
+    numbers = itertools.count()
+    return lambda: f"call_{next(numbers)}"
+
+
+def options(tools: Sequence[Mapping[str, Any]] = (), **kwargs: Any) -> ParserOptions:
+    return ParserOptions(tools=tools, id_factory=counting_ids(), **kwargs)
+
+
+def feed_pieces(
+    pieces: Iterable[str], tools: Sequence[Mapping[str, Any]] = (), **kwargs: Any
+) -> list[Event]:
+    """Feed the pieces to a fresh parser and return every event, unmerged."""
+    parser = create_parser(options(tools, **kwargs))
+    events: list[Event] = []
+    for piece in pieces:
+        events += parser.feed(piece)
+    events += parser.close()
+    return events
+
+
+def cut(text: str, points: Iterable[int]) -> list[str]:
+    bounds = [0, *sorted(set(points)), len(text)]
+    return [text[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def random_cuts(text: str, seed: int, max_cuts: int = 12) -> list[str]:
+    rng = random.Random(seed)
+    if len(text) < 2:
+        return [text]
+    count = rng.randint(1, min(max_cuts, len(text) - 1))
+    return cut(text, rng.sample(range(1, len(text)), count))
+
+
+def message_of(events: list[Event]) -> dict[str, Any]:
+    return assemble_message(events)
+
+
+def merged(events: list[Event]) -> list[Event]:
+    return _merge(events)
+
+
+def check_fragments(events: list[Event]) -> None:
+    """Per call: fragments concatenate to a JSON object, and no proper prefix of them parses."""
+    fragments: dict[int, list[str]] = {}
+    ended: list[int] = []
+    for event in events:
+        if isinstance(event, ToolCallStart):
+            assert event.index not in fragments, f"call {event.index} started twice"
+            assert event.index == len(fragments), "calls are numbered 0, 1, 2, ..."
+            fragments[event.index] = []
+        elif isinstance(event, ToolCallArgs):
+            assert event.index in fragments, "arguments before the call started"
+            assert event.index not in ended, "arguments after the call ended"
+            fragments[event.index].append(event.fragment)
+        elif isinstance(event, ToolCallEnd):
+            ended.append(event.index)
+    assert sorted(ended) == sorted(fragments), "every started call must end, once"
+    for index, parts in fragments.items():
+        for k in range(1, len(parts)):
+            prefix = "".join(parts[:k])
+            assert not _parses(prefix), f"call {index}: prefix {prefix!r} parses as JSON"
+        text = "".join(parts)
+        assert isinstance(json.loads(text), dict), f"call {index}: {text!r} is not an object"
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
