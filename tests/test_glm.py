@@ -230,7 +230,7 @@ CASES = [
     Case(
         "unicode_kept_literally",
         "<tool_call>get_weather<arg_key>location</arg_key><arg_value>서울 🌧</arg_value>"
-        "<arg_key>note</arg_key><arg_value>\"café\"</arg_value></tool_call>",
+        '<arg_key>note</arg_key><arg_value>"café"</arg_value></tool_call>',
         msg(None, [call("get_weather", '{"location": "서울 🌧", "note": "café"}')]),
     ),
     Case(
@@ -239,7 +239,12 @@ CASES = [
         "<i>x</i> </arg_key> <tool_call></arg_value></tool_call>",
         msg(
             None,
-            [call("search", '{"query": "line1\\nsay \\"hi\\" \\\\ a<b & <i>x</i> </arg_key> <tool_call>"}')],
+            [
+                call(
+                    "search",
+                    '{"query": "line1\\nsay \\"hi\\" \\\\ a<b & <i>x</i> </arg_key> <tool_call>"}',
+                )
+            ],
         ),
     ),
     # -- real-world deviations (glm-format.md section 4) -------------------------------------
