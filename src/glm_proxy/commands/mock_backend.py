@@ -1,0 +1,90 @@
+"""``glm-proxy mock-backend``: serve the built-in GLM backend until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8090, help="port to listen on (8090)")
+    parser.add_argument(
+        "--style",
+        choices=("auto", "4.5", "4.7"),
+        default="auto",
+        help="GLM output style; auto picks 4.7 for glm-4.7 / glm-5 models, else 4.5 (auto)",
+    )
+    parser.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        default=4,
+        help="characters per streamed chunk (4)",
+    )
+    parser.add_argument(
+        "--delay", type=_non_negative_float, default=0.0, help="seconds between chunks (0)"
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="debug logs one line per request (info)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        asyncio.run(_serve(args))
+    except KeyboardInterrupt:
+        pass
+    except OSError as error:
+        print(
+            f"glm-proxy mock-backend: cannot listen on {args.host}:{args.port}: {error}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    from glm_proxy.mock.server import start_mock_backend
+
+    backend = await start_mock_backend(
+        args.host, args.port, style=args.style, chunk_size=args.chunk_size, delay=args.delay
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # Windows has no signal handlers in asyncio: Ctrl-C raises KeyboardInterrupt there.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    print(
+        f"mock GLM backend (style {args.style}) listening on {backend.url}"
+        f" - point the proxy at it with OPENAI_BASE_URL={backend.url}",
+        flush=True,
+    )
+    try:
+        await stop.wait()
+    finally:
+        await backend.close()
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
