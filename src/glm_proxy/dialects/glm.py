@@ -226,20 +226,15 @@ class _Machine:
             done = new_pos < 0
             if done:
                 new_pos = len(data) - len(self._buf)
-            if raw is not None and raw is self._raw and new_pos > pos:
-                self._keep_raw(data[pos:new_pos])
+            if raw is not None and raw is self._raw and self._raw_len <= self._cap:
+                raw.append(data[pos:new_pos])  # no copy when a whole piece is consumed
+                self._raw_len += new_pos - pos
             if done:
                 return
             if self._buf:  # text read again after an abandoned call ended in a partial tag
                 data, self._buf = self._buf + data[new_pos:], ""
                 new_pos = 0
             pos = new_pos
-
-    def _keep_raw(self, text: str) -> None:
-        assert self._raw is not None
-        if self._raw_len <= self._cap:
-            self._raw.append(text)
-            self._raw_len += len(text)
 
     def _hold(self, data: str, i: int) -> int:
         self._buf = data[i:]

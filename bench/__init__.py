@@ -1,0 +1,1 @@
+"""Benchmarks of glm-proxy (run them with ``scripts/bench``)."""
