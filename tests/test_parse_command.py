@@ -88,7 +88,8 @@ def test_missing_file_is_a_one_line_error(
     assert main(["parse", str(tmp_path / "nope.txt")]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err.startswith("glm-proxy parse: ") and "nope.txt" in err
+    assert err.startswith("glm-proxy parse: ")
+    assert "nope.txt" in err
     assert err.count("\n") == 1
 
 
