@@ -9,8 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from glm_proxy.dialects import ParserOptions, create_parser
-from glm_proxy.dialects.glm import _merge
-from glm_proxy.events import Event, ToolCallArgs, ToolCallEnd, ToolCallStart
+from glm_proxy.events import Event, ToolCallArgs, ToolCallEnd, ToolCallStart, merge_events
 from glm_proxy.message import assemble_message
 
 
@@ -54,7 +53,7 @@ def message_of(events: list[Event]) -> dict[str, Any]:
 
 
 def merged(events: list[Event]) -> list[Event]:
-    return _merge(events)
+    return merge_events(events)
 
 
 def check_fragments(events: list[Event]) -> None:

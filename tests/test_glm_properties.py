@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glm_proxy.dialects.glm import (
+from glm_proxy.dialects.glm_markup import (
     CALL_CLOSE,
     CALL_OPEN,
     KEY_CLOSE,

@@ -52,3 +52,35 @@ class ToolCallEnd:
 
 
 Event = Content | Reasoning | ToolCallStart | ToolCallArgs | ToolCallEnd
+
+
+def merge_events(events: list[Event]) -> list[Event]:
+    """Merge adjacent text of one kind and adjacent fragments of one call."""
+    merged: list[Event] = []
+    run: list[str] = []
+    previous: Event | None = None
+    for event in events:
+        if previous is not None and type(event) is type(previous):
+            if isinstance(event, (Content, Reasoning)):
+                run.append(event.text)
+                continue
+            if isinstance(event, ToolCallArgs) and event.index == previous.index:  # type: ignore[union-attr]
+                run.append(event.fragment)
+                continue
+        if previous is not None:
+            merged.append(_extended(previous, run))
+        previous, run = event, []
+    if previous is not None:
+        merged.append(_extended(previous, run))
+    return merged
+
+
+def _extended(event: Event, more: list[str]) -> Event:
+    if not more:
+        return event
+    if isinstance(event, Content):
+        return Content(event.text + "".join(more))
+    if isinstance(event, Reasoning):
+        return Reasoning(event.text + "".join(more))
+    assert isinstance(event, ToolCallArgs)
+    return ToolCallArgs(event.index, event.fragment + "".join(more))

@@ -3,7 +3,7 @@
 Strategy
 --------
 One state machine reads the text once, left to right. Each state knows the few tags that can
-end it (``_MARKERS``); ``_scan`` finds the next ``<`` with ``str.find`` and checks it against
+end it (``_MARKERS``); ``scan`` finds the next ``<`` with ``str.find`` and checks it against
 those tags only. What cannot be decided yet is held back, and only that:
 
 * a suffix that is a proper prefix of one of the state's tags (at most 15 characters);
@@ -30,24 +30,33 @@ had, while its unfinished markup is also returned as content.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Final
 
 from glm_proxy.dialects import ParserOptions
-from glm_proxy.dialects.glm_values import ToolSchemas, convert_value, dump_json
-from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallEnd, ToolCallStart
-
-THINK_OPEN: Final = "<think>"
-THINK_CLOSE: Final = "</think>"
-CALL_OPEN: Final = "<tool_call>"
-CALL_CLOSE: Final = "</tool_call>"
-KEY_OPEN: Final = "<arg_key>"
-KEY_CLOSE: Final = "</arg_key>"
-VALUE_OPEN: Final = "<arg_value>"
-VALUE_CLOSE: Final = "</arg_value>"
-# Stop tokens that some backends leak as text; they are stripped.
-STOP_TOKENS: Final = ("<|observation|>", "<|user|>", "<|endoftext|>", "<|assistant|>", "<|system|>")
+from glm_proxy.dialects.glm_markup import (
+    CALL_CLOSE,
+    CALL_OPEN,
+    KEY_CLOSE,
+    KEY_OPEN,
+    STOP_TOKENS,
+    THINK_CLOSE,
+    THINK_OPEN,
+    VALUE_CLOSE,
+    VALUE_OPEN,
+    escape_piece,
+    scan,
+)
+from glm_proxy.dialects.glm_values import ToolSchemas, convert_value, dump_json, json_call
+from glm_proxy.events import (
+    Content,
+    Event,
+    Reasoning,
+    ToolCallArgs,
+    ToolCallEnd,
+    ToolCallStart,
+    merge_events,
+)
 
 # Longest plausible tool name; a longer "name" is prose that happened to follow <tool_call>.
 NAME_LIMIT: Final = 256
@@ -67,68 +76,6 @@ _TEXT_MARKERS_NO_CALLS: Final = (THINK_OPEN, THINK_CLOSE, *STOP_TOKENS)
 
 _NON_SPACE = re.compile(r"\S")
 _SPACE_RUN = re.compile(r"\s+")
-_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f\u2028\u2029]')
-
-
-def _escape(text: str) -> str:
-    """JSON-escape a piece of a string value (without the quotes)."""
-    if _NEEDS_ESCAPE.search(text) is None:
-        return text
-    return dump_json(text)[1:-1]
-
-
-def _scan(data: str, pos: int, markers: tuple[str, ...]) -> tuple[int, str | None]:
-    """Next tag of ``markers`` at or after ``pos``: ``(index, tag)``.
-
-    ``(index, None)`` when no tag is complete: ``index`` is where a possible unfinished tag
-    starts (to be held back), or ``len(data)``.
-    """
-    end = len(data)
-    i = data.find("<", pos)
-    while i != -1:
-        for marker in markers:
-            if data.startswith(marker, i):
-                return i, marker
-        rest = end - i
-        if rest < 16:
-            tail = data[i:]
-            for marker in markers:
-                if len(marker) > rest and marker.startswith(tail):
-                    return i, None
-        i = data.find("<", i + 1)
-    return end, None
-
-
-def _merge(events: list[Event]) -> list[Event]:
-    """Merge adjacent text of one kind and adjacent fragments of one call."""
-    merged: list[Event] = []
-    run: list[str] = []
-    previous: Event | None = None
-    for event in events:
-        if previous is not None and type(event) is type(previous):
-            if isinstance(event, (Content, Reasoning)):
-                run.append(event.text)
-                continue
-            if isinstance(event, ToolCallArgs) and event.index == previous.index:  # type: ignore[union-attr]
-                run.append(event.fragment)
-                continue
-        if previous is not None:
-            merged.append(_with_text(previous, run))
-        previous, run = event, []
-    if previous is not None:
-        merged.append(_with_text(previous, run))
-    return merged
-
-
-def _with_text(event: Event, more: list[str]) -> Event:
-    if not more:
-        return event
-    if isinstance(event, Content):
-        return Content(event.text + "".join(more))
-    if isinstance(event, Reasoning):
-        return Reasoning(event.text + "".join(more))
-    assert isinstance(event, ToolCallArgs)
-    return ToolCallArgs(event.index, event.fragment + "".join(more))
 
 
 class _CallNumbers:
@@ -207,7 +154,7 @@ class _Machine:
     def _take(self) -> list[Event]:
         out = self._out
         self._out = []
-        return _merge(out) if len(out) > 1 else out
+        return merge_events(out) if len(out) > 1 else out
 
     def _process(self, data: str) -> None:
         pos = 0
@@ -243,7 +190,7 @@ class _Machine:
     # -- text ------------------------------------------------------------------------------
 
     def _in_text(self, data: str, pos: int) -> int:
-        i, marker = _scan(data, pos, self._text_markers)
+        i, marker = scan(data, pos, self._text_markers)
         if i > pos:
             self._text(data[pos:i])
         if marker is None:
@@ -311,7 +258,7 @@ class _Machine:
                 self._parts_len = sum(map(len, self._parts))
                 self._state = JSON_CALL
                 return first.start()
-        i, marker = _scan(data, pos, _MARKERS[NAME])
+        i, marker = scan(data, pos, _MARKERS[NAME])
         self._acc += data[pos:i]
         if self._name_is_invalid():
             self._abandon_call("")
@@ -379,7 +326,7 @@ class _Machine:
         self._pending_ws, self._after_tag, self._ws_passthrough = self._saved_ws
 
     def _in_json(self, data: str, pos: int) -> int:
-        i, marker = _scan(data, pos, _MARKERS[JSON_CALL])
+        i, marker = scan(data, pos, _MARKERS[JSON_CALL])
         piece = data[pos:i]
         self._parts.append(piece)
         self._parts_len += len(piece)
@@ -391,7 +338,7 @@ class _Machine:
             return self._hold(data, i)
         text = "".join(self._parts)
         self._parts, self._parts_len = [], 0
-        call = _json_call(text)
+        call = json_call(text)
         if call is None:
             self._raw = None
             self._restore_ws()
@@ -432,7 +379,7 @@ class _Machine:
             self._out.append(Content(text))
 
     def _in_args(self, data: str, pos: int) -> int:
-        i, marker = _scan(data, pos, _MARKERS[ARGS])
+        i, marker = scan(data, pos, _MARKERS[ARGS])
         piece = data[pos:i]
         if self._junk:
             self._junk_text(piece)
@@ -470,7 +417,7 @@ class _Machine:
         return end
 
     def _in_key(self, data: str, pos: int) -> int:
-        i, marker = _scan(data, pos, _MARKERS[KEY])
+        i, marker = scan(data, pos, _MARKERS[KEY])
         self._acc += data[pos:i]
         if len(self._acc) > self._cap:
             self._junk_text(self._acc)
@@ -494,7 +441,7 @@ class _Machine:
         return end
 
     def _in_after_key(self, data: str, pos: int) -> int:
-        i, marker = _scan(data, pos, _MARKERS[AFTER_KEY])
+        i, marker = scan(data, pos, _MARKERS[AFTER_KEY])
         first = _NON_SPACE.search(data, pos, i)
         if first is not None:  # the <arg_value> opener is missing: the value starts here
             self._begin_value()
@@ -535,7 +482,7 @@ class _Machine:
         return prefix + dump_json(self._key) + ": "
 
     def _in_value(self, data: str, pos: int) -> int:
-        i, marker = _scan(data, pos, _MARKERS[VALUE])
+        i, marker = scan(data, pos, _MARKERS[VALUE])
         if i > pos:
             self._value_text(data[pos:i])
         if marker is None:
@@ -548,7 +495,7 @@ class _Machine:
         if self._key is None:
             self._junk_text(piece)
         elif self._streaming:
-            self._out.append(ToolCallArgs(self._index, _escape(piece)))
+            self._out.append(ToolCallArgs(self._index, escape_piece(piece)))
         else:
             self._parts.append(piece)
             self._parts_len += len(piece)
@@ -556,7 +503,7 @@ class _Machine:
                 text = "".join(self._parts)
                 self._parts, self._parts_len = [], 0
                 self._streaming = True
-                fragment = self._key_prefix() + '"' + _escape(text)
+                fragment = self._key_prefix() + '"' + escape_piece(text)
                 self._out.append(ToolCallArgs(self._index_for_args(), fragment))
 
     def _finish_value(self) -> None:
@@ -587,26 +534,6 @@ class _Machine:
         self._end_call()
         self._out.append(Content(raw))
         self._after_tag = False
-
-
-def _json_call(text: str) -> tuple[str, str] | None:
-    """``{"name": ..., "arguments": {...}}`` inside ``<tool_call>``: (name, arguments JSON)."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(value, dict):
-        return None
-    name = value.get("name")
-    arguments = value.get("arguments", value.get("parameters", {}))
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments)
-        except ValueError:
-            return None
-    if not isinstance(name, str) or not name.strip() or not isinstance(arguments, dict):
-        return None
-    return name.strip(), dump_json(arguments)
 
 
 class GlmParser:

@@ -128,3 +128,23 @@ def convert_value(raw: str) -> Any:
 def dump_json(value: Any) -> str:
     """Arguments are written like ``json.dumps`` does by default, Unicode kept literally."""
     return json.dumps(value, ensure_ascii=False)
+
+
+def json_call(text: str) -> tuple[str, str] | None:
+    """``{"name": ..., "arguments": {...}}`` inside ``<tool_call>``: (name, arguments JSON)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    name = value.get("name")
+    arguments = value.get("arguments", value.get("parameters", {}))
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            return None
+    if not isinstance(name, str) or not name.strip() or not isinstance(arguments, dict):
+        return None
+    return name.strip(), dump_json(arguments)
