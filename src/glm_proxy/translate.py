@@ -1,0 +1,411 @@
+"""Translate a GLM backend's chat completions into OpenAI ones: pure functions, no I/O.
+
+``plan_translation`` reads the request once; ``translate_completion`` rewrites a whole
+(non-streamed) response; ``StreamTranslator`` rewrites a stream chunk by chunk. Both run the
+same dialect parser over the same text and build the result from the same events, so a stream
+accumulated by a client equals the non-streamed answer.
+
+Strategy of the stream: one parser per choice index. Each upstream delta's reasoning and content
+go through the parser; its events become deltas right away (text the parser does not hold back
+goes out in the same ``feed``). Consecutive events of one kind (content, reasoning, one tool
+call) merge into one delta, and each delta is its own chunk. What clients need at the end is
+held back: every ``finish_reason`` (sent in its own chunk with an empty delta once the parsers
+are closed) and the usage (sent last, with ``choices: []``).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from glm_proxy.dialects import Parser, ParserOptions, create_parser
+from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallStart
+from glm_proxy.message import assemble_message, parse_events
+
+CHUNK_OBJECT = "chat.completion.chunk"
+BACKEND_REASONING_FIELDS = ("reasoning_content", "reasoning")
+"""Where backends that split reasoning off put it in a message or a delta."""
+
+# Top-level chunk fields the translator sets itself; any other field passes through.
+_OWN_FIELDS = frozenset(("id", "object", "created", "model", "choices", "usage"))
+_CHOICE_OWN_FIELDS = frozenset(("index", "delta", "finish_reason"))
+_PLAIN_CHOICE_FIELDS = _CHOICE_OWN_FIELDS | {"logprobs"}
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """How one request's responses are translated (see ``plan_translation``)."""
+
+    parser: ParserOptions
+    parallel_tool_calls: bool = True
+    """False: only the first call is returned (the request said ``parallel_tool_calls: false``)."""
+    reasoning_field: str = "reasoning_content"
+    dialect: str = "glm"
+    model: str | None = None
+    """The request's model: the stream's ``model`` when the upstream does not name one."""
+
+
+def plan_translation(
+    body: Mapping[str, Any],
+    *,
+    starts_in_reasoning: bool,
+    reasoning_field: str = "reasoning_content",
+    max_buffer: int = 1 << 20,
+) -> Translation:
+    """The translation of a (validated) chat-completions request body for a GLM model."""
+    raw_tools = body.get("tools")
+    tools = (
+        [tool for tool in raw_tools if isinstance(tool, Mapping)]
+        if isinstance(raw_tools, list)
+        else []
+    )
+    parse_tool_calls = bool(tools) and body.get("tool_choice") != "none"
+    model = body.get("model")
+    return Translation(
+        parser=ParserOptions(
+            tools=tools,
+            parse_tool_calls=parse_tool_calls,
+            starts_in_reasoning=starts_in_reasoning,
+            max_buffer=max_buffer,
+        ),
+        parallel_tool_calls=body.get("parallel_tool_calls") is not False,
+        reasoning_field=reasoning_field,
+        model=model if isinstance(model, str) else None,
+    )
+
+
+class FirstCallOnly:
+    """``parallel_tool_calls: false``: keep the first call, drop the output from the second on.
+
+    Once a call with index 1 starts, the model is past the one call the client asked for: later
+    calls and the content that comes with them are dropped (reasoning is kept).
+    """
+
+    __slots__ = ("dropping",)
+
+    def __init__(self) -> None:
+        self.dropping = False
+
+    def filter(self, events: list[Event]) -> list[Event]:
+        kept: list[Event] = []
+        for event in events:
+            if isinstance(event, Reasoning):
+                kept.append(event)
+            elif isinstance(event, Content):
+                if not self.dropping:
+                    kept.append(event)
+            elif event.index == 0:
+                kept.append(event)
+            else:
+                self.dropping = True
+        return kept
+
+
+# -- non-streamed responses -------------------------------------------------------------------
+
+
+def translate_completion(
+    response: dict[str, Any], translation: Translation
+) -> tuple[dict[str, Any], int]:
+    """Rewrite a whole chat completion; returns it with the number of tool calls converted.
+
+    Every field the translation does not touch is kept (usage, ids, logprobs, extra fields).
+    """
+    choices = response.get("choices")
+    if not isinstance(choices, list):
+        return response, 0
+    converted = 0
+    new_choices: list[Any] = []
+    for choice in choices:
+        new_choice, calls = _translate_choice(choice, translation)
+        new_choices.append(new_choice)
+        converted += calls
+    return {**response, "choices": new_choices}, converted
+
+
+def _translate_choice(choice: Any, translation: Translation) -> tuple[Any, int]:
+    message = choice.get("message") if isinstance(choice, dict) else None
+    if not isinstance(message, dict) or message.get("tool_calls"):
+        return choice, 0  # nothing to read, or a backend that parses calls itself
+    text = _text_of(message.get("content"))
+    reasoning = _backend_reasoning(message)
+    if text is None or (
+        reasoning is None and any(message.get(k) for k in BACKEND_REASONING_FIELDS)
+    ):
+        return choice, 0  # content or reasoning in a shape we do not read: leave it alone
+    events = parse_events(text, translation.parser, reasoning, translation.dialect)
+    if not translation.parallel_tool_calls:
+        events = FirstCallOnly().filter(events)
+    assembled = assemble_message(events, translation.reasoning_field)
+    new_message = {
+        key: value for key, value in message.items() if key not in BACKEND_REASONING_FIELDS
+    }
+    new_message.update(assembled)
+    if assembled["content"] == "" and message.get("content") is None:
+        new_message["content"] = None
+    calls = len(assembled.get("tool_calls", ()))
+    new_choice = {**choice, "message": new_message}
+    if calls and choice.get("finish_reason") != "length":
+        new_choice["finish_reason"] = "tool_calls"
+    return new_choice, calls
+
+
+def _text_of(content: Any) -> str | None:
+    """The message's text: a string, ``None`` (no text) or a list of text parts; else None."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(
+        isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+        for part in content
+    ):
+        return "".join(part["text"] for part in content)
+    return None
+
+
+def _backend_reasoning(message: Mapping[str, Any]) -> str | None:
+    for key in BACKEND_REASONING_FIELDS:
+        value = message.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+# -- streamed responses -----------------------------------------------------------------------
+
+
+class _Choice:
+    """The state of one choice index of a stream."""
+
+    __slots__ = ("filter", "finish", "finish_extras", "parser", "role_sent", "tool_calls")
+
+    def __init__(self, parser: Parser, filter: FirstCallOnly | None) -> None:
+        self.parser = parser
+        self.filter = filter
+        self.role_sent = False
+        self.finish: str | None = None
+        self.finish_extras: dict[str, Any] | None = None  # e.g. vLLM's stop_reason
+        self.tool_calls = 0
+
+
+class StreamTranslator:
+    """Rewrites one streamed chat completion, one decoded upstream chunk at a time."""
+
+    def __init__(self, translation: Translation) -> None:
+        self._translation = translation
+        self._reasoning_field = translation.reasoning_field
+        self._choices: dict[int, _Choice] = {}
+        self._base: dict[str, Any] | None = None  # id, object, created, model of every chunk
+        self._usage_chunk: dict[str, Any] | None = None
+        self._last_envelope: dict[str, Any] = {}  # of the last chunk with choices: for the finish
+        self._tool_calls = 0
+
+    @property
+    def tool_calls(self) -> int:
+        """How many tool calls were converted so far (calls the backend parsed not counted)."""
+        return self._tool_calls
+
+    def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
+        """Translate one upstream chunk into the chunks to send now (maybe none)."""
+        base = self._base
+        if base is None:
+            base = self._base = self._first_base(chunk)
+        envelope = base if chunk.keys() <= _OWN_FIELDS else self._envelope(chunk)
+        choices = chunk.get("choices")
+        if chunk.get("usage") is not None:
+            self._usage_chunk = {**envelope, "choices": [], "usage": chunk["usage"]}
+        if not choices:
+            # Nothing for the client now (a chunk with choices [] mid-stream would read as the
+            # usage chunk to some clients); the usage, if any, goes out last.
+            return []
+        self._last_envelope = envelope
+        out: list[dict[str, Any]] = []
+        for upstream_choice in choices:
+            self._feed_choice(upstream_choice, envelope, out)
+        return out
+
+    def close(self) -> list[dict[str, Any]]:
+        """End of the upstream stream: flush every parser, then the finishes, then the usage."""
+        if self._base is None:
+            return []  # the upstream sent no chunk at all: nothing to finish
+        envelope = self._last_envelope or self._base
+        out: list[dict[str, Any]] = []
+        for index in sorted(self._choices):
+            state = self._choices[index]
+            events = state.parser.close()
+            if events and state.filter is not None:
+                events = state.filter.filter(events)
+            if events:
+                self._emit(index, state, events, envelope, None, out)
+            if not state.role_sent:  # the choice said nothing at all
+                self._send(index, state, {"content": ""}, envelope, None, out)
+            finish = state.finish or "stop"  # an upstream that ended without one
+            if state.tool_calls and finish != "length":
+                finish = "tool_calls"
+            choice = {"index": index, "delta": {}, "finish_reason": finish}
+            if state.finish_extras:
+                choice.update(state.finish_extras)
+            out.append({**envelope, "choices": [choice]})
+        if self._usage_chunk is not None:
+            out.append(self._usage_chunk)
+        return out
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _first_base(self, chunk: Mapping[str, Any]) -> dict[str, Any]:
+        upstream_id = chunk.get("id")
+        created = chunk.get("created")
+        model = chunk.get("model")
+        return {
+            "id": upstream_id if isinstance(upstream_id, str) and upstream_id else _new_id(),
+            "object": CHUNK_OBJECT,
+            "created": created if isinstance(created, int) else int(time.time()),
+            "model": model if isinstance(model, str) else self._translation.model or "",
+        }
+
+    def _envelope(self, chunk: Mapping[str, Any]) -> dict[str, Any]:
+        """The base fields plus the upstream chunk's own extra fields (system_fingerprint, ...)."""
+        assert self._base is not None
+        envelope = {key: value for key, value in chunk.items() if key not in _OWN_FIELDS}
+        envelope.update(self._base)
+        return envelope
+
+    def _state(self, index: int) -> _Choice:
+        state = self._choices.get(index)
+        if state is None:
+            translation = self._translation
+            parser = create_parser(translation.parser, translation.dialect)
+            first_only = None if translation.parallel_tool_calls else FirstCallOnly()
+            state = self._choices[index] = _Choice(parser, first_only)
+        return state
+
+    def _feed_choice(
+        self, choice: Mapping[str, Any], envelope: dict[str, Any], out: list[dict[str, Any]]
+    ) -> None:
+        index = choice.get("index") or 0
+        state = self._choices.get(index) or self._state(index)
+        extras = _choice_extras(choice)
+        finish = choice.get("finish_reason")
+        if finish is not None:
+            state.finish = finish
+            state.finish_extras, extras = extras, None  # they go with our finish chunk
+        delta = choice.get("delta") or {}
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if reasoning and isinstance(reasoning, str):
+            events = state.parser.feed_reasoning(reasoning)
+        else:
+            events = []
+        content = delta.get("content")
+        if content and isinstance(content, str):
+            more = state.parser.feed(content)
+            events = events + more if events else more
+        if events:
+            if state.filter is not None:
+                events = state.filter.filter(events)
+            if len(events) == 1 and type(events[0]) is Content and state.role_sent and not extras:
+                # The common case, plain text: one small chunk built directly.
+                text_delta = {"content": events[0].text}
+                out.append(
+                    {
+                        **envelope,
+                        "choices": [{"index": index, "delta": text_delta, "finish_reason": None}],
+                    }
+                )
+            else:
+                self._emit(index, state, events, envelope, extras, out)
+            extras = None
+        passed_calls = delta.get("tool_calls")
+        if passed_calls:  # a backend that parses calls itself: pass them on as they are
+            self._send(index, state, {"tool_calls": passed_calls}, envelope, extras, out)
+        elif not state.role_sent and "role" in delta:
+            self._send(index, state, {"content": ""}, envelope, extras, out)
+
+    def _emit(
+        self,
+        index: int,
+        state: _Choice,
+        events: Iterable[Event],
+        envelope: dict[str, Any],
+        extras: dict[str, Any] | None,
+        out: list[dict[str, Any]],
+    ) -> None:
+        for delta in self._deltas(state, events):
+            self._send(index, state, delta, envelope, extras, out)
+            extras = None
+
+    def _send(
+        self,
+        index: int,
+        state: _Choice,
+        delta: dict[str, Any],
+        envelope: dict[str, Any],
+        extras: dict[str, Any] | None,
+        out: list[dict[str, Any]],
+    ) -> None:
+        if not state.role_sent:
+            state.role_sent = True
+            delta = {"role": "assistant", **delta}
+        choice: dict[str, Any] = {"index": index, "delta": delta, "finish_reason": None}
+        if extras:
+            choice.update(extras)
+        out.append({**envelope, "choices": [choice]})
+
+    def _deltas(self, state: _Choice, events: Iterable[Event]) -> list[dict[str, Any]]:
+        """Events to deltas: consecutive text of one kind, or pieces of one call, share one."""
+        deltas: list[dict[str, Any]] = []
+        current: dict[str, Any] = {}
+        function: dict[str, Any] = {}
+        kind: object = None  # "content", the reasoning field, or the index of the call written
+        for event in events:
+            if isinstance(event, Content):
+                if kind == "content":
+                    current["content"] += event.text
+                else:
+                    current = {"content": event.text}
+                    deltas.append(current)
+                    kind = "content"
+            elif isinstance(event, Reasoning):
+                key = self._reasoning_field
+                if kind == key:
+                    current[key] += event.text
+                else:
+                    current = {key: event.text}
+                    deltas.append(current)
+                    kind = key
+            elif isinstance(event, ToolCallStart):
+                function = {"name": event.name, "arguments": ""}
+                call = {"index": event.index, "id": event.id, "type": "function"}
+                call["function"] = function
+                deltas.append({"tool_calls": [call]})
+                kind = event.index
+                state.tool_calls += 1
+                self._tool_calls += 1
+            elif isinstance(event, ToolCallArgs):
+                if kind == event.index:
+                    function["arguments"] += event.fragment
+                else:
+                    function = {"arguments": event.fragment}
+                    deltas.append({"tool_calls": [{"index": event.index, "function": function}]})
+                    kind = event.index
+            # ToolCallEnd needs no delta: the finish_reason tells clients the calls are done.
+        return deltas
+
+
+def _choice_extras(choice: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Fields of an upstream choice other than index, delta, finish_reason that are not null."""
+    if choice.keys() <= _PLAIN_CHOICE_FIELDS and choice.get("logprobs") is None:
+        return None  # the common case, decided without a loop
+    extras = {
+        key: value
+        for key, value in choice.items()
+        if value is not None and key not in _CHOICE_OWN_FIELDS
+    }
+    return extras or None
+
+
+def _new_id() -> str:
+    return "chatcmpl-" + secrets.token_hex(12)

@@ -1,0 +1,694 @@
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from glm_proxy.dialects.glm_render import Style, render_call, render_output
+from glm_proxy.translate import (
+    StreamTranslator,
+    Translation,
+    plan_translation,
+    translate_completion,
+)
+from wirecheck import accumulate_choices, check_stream
+
+TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+            },
+        },
+    },
+    {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}},
+    {
+        "type": "function",
+        "function": {
+            "name": "run_shell",
+            "parameters": {"type": "object", "properties": {"command": {"type": "string"}}},
+        },
+    },
+]
+CALLS: list[tuple[str, Mapping[str, Any]]] = [
+    ("get_weather", {"city": "서울", "days": 3}),
+    ("get_time", {}),
+    ("run_shell", {"command": 'echo "hi" <b> & ls\nwc -l'}),
+]
+EXPECTED_CALLS = [
+    ("get_weather", {"city": "서울", "days": 3}),
+    ("get_time", {}),
+    ("run_shell", {"command": 'echo "hi" <b> & ls\nwc -l'}),
+]
+USAGE = {"prompt_tokens": 11, "completion_tokens": 42, "total_tokens": 53}
+STYLES: tuple[Style, ...] = ("4.5", "4.7")
+SIZES = [1, 3, 7, None]  # None: the whole output in one delta
+
+
+def request(style: Style = "4.5", **extra: Any) -> Translation:
+    body = {"model": "glm-4.7", "messages": [], "tools": TOOLS, **extra}
+    return plan_translation(body, starts_in_reasoning=style == "4.7")
+
+
+def full_output(style: Style) -> str:
+    return render_output(
+        "Let me check both.", CALLS, reasoning="The user wants weather.", style=style
+    )
+
+
+def completion(*contents: str | None, finish: str = "stop", **message: Any) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-up",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "glm-4.7",
+        "system_fingerprint": "fp_1",
+        "choices": [
+            {
+                "index": index,
+                "message": {"role": "assistant", "content": content, **message},
+                "logprobs": None,
+                "finish_reason": finish,
+            }
+            for index, content in enumerate(contents)
+        ],
+        "usage": USAGE,
+    }
+
+
+def envelope(**fields: Any) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-up",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "glm-4.7",
+        "system_fingerprint": "fp_1",
+        **fields,
+    }
+
+
+def delta_chunk(index: int = 0, finish: str | None = None, **delta: Any) -> dict[str, Any]:
+    return envelope(choices=[{"index": index, "delta": delta, "finish_reason": finish}])
+
+
+def pieces(text: str, size: int | None) -> list[str]:
+    if size is None:
+        return [text]
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def upstream_stream(
+    text: str,
+    size: int | None,
+    *,
+    finish: str = "stop",
+    usage: bool = True,
+    field: str = "content",
+    index: int = 0,
+) -> list[dict[str, Any]]:
+    """What an OpenAI-compatible backend streams for one raw output."""
+    chunks = [delta_chunk(index, role="assistant", content="")]
+    chunks += [delta_chunk(index, **{field: piece}) for piece in pieces(text, size)]
+    chunks.append(delta_chunk(index, finish))
+    if usage:
+        chunks.append(envelope(choices=[], usage=USAGE))
+    return chunks
+
+
+def run_stream(translation: Translation, chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    translator = StreamTranslator(translation)
+    out: list[dict[str, Any]] = []
+    for chunk in chunks:
+        out += translator.feed(copy.deepcopy(chunk))
+    return out + translator.close()
+
+
+def calls_of(message: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [
+        (call["function"]["name"], json.loads(call["function"]["arguments"]))
+        for call in message.get("tool_calls") or ()
+    ]
+
+
+def comparable(choice: dict[str, Any]) -> dict[str, Any]:
+    """A choice without call ids, with an empty content as None, and only what a stream has."""
+    message = copy.deepcopy(choice["message"])
+    for call in message.get("tool_calls") or ():
+        call.pop("id")
+    if message.get("content") == "":
+        message["content"] = None
+    return {"index": choice["index"], "message": message, "finish_reason": choice["finish_reason"]}
+
+
+# -- plan_translation ---------------------------------------------------------------------------
+
+
+def test_plan_reads_the_request() -> None:
+    translation = request("4.7", parallel_tool_calls=False)
+    assert translation.parser.parse_tool_calls
+    assert translation.parser.starts_in_reasoning
+    assert list(translation.parser.tools) == TOOLS
+    assert not translation.parallel_tool_calls
+    assert translation.model == "glm-4.7"
+    assert translation.dialect == "glm"
+    assert request().parallel_tool_calls
+    assert request(parallel_tool_calls=None).parallel_tool_calls
+
+
+@pytest.mark.parametrize(
+    ("extra", "parse"),
+    [
+        ({}, True),
+        ({"tool_choice": "auto"}, True),
+        ({"tool_choice": "required"}, True),
+        ({"tool_choice": {"type": "function", "function": {"name": "get_time"}}}, True),
+        ({"tool_choice": "none"}, False),
+        ({"tools": []}, False),
+        ({"tools": None}, False),
+    ],
+)
+def test_plan_parses_calls_only_with_tools_and_not_none(extra: dict[str, Any], parse: bool) -> None:
+    assert request(**extra).parser.parse_tool_calls is parse
+
+
+def test_plan_options() -> None:
+    body = {"model": "glm", "messages": []}
+    translation = plan_translation(
+        body, starts_in_reasoning=False, reasoning_field="reasoning", max_buffer=1000
+    )
+    assert translation.reasoning_field == "reasoning"
+    assert translation.parser.max_buffer == 1000
+    assert not translation.parser.parse_tool_calls
+
+
+# -- non-streamed ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("style", ["4.5", "4.7"])
+def test_completion_converts_reasoning_text_and_calls(style: Style) -> None:
+    response = completion(full_output(style))
+    result, converted = translate_completion(response, request(style))
+    assert converted == 3
+    choice = result["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    message = choice["message"]
+    assert message["content"] == "Let me check both."
+    assert message["reasoning_content"] == "The user wants weather."
+    assert calls_of(message) == EXPECTED_CALLS
+    assert all(call["id"].startswith("call_") for call in message["tool_calls"])
+    assert all(call["type"] == "function" for call in message["tool_calls"])
+    # Everything else is kept as the backend sent it.
+    assert {key: result[key] for key in result if key != "choices"} == {
+        key: response[key] for key in response if key != "choices"
+    }
+    assert "logprobs" in choice
+    assert choice["logprobs"] is None
+    assert response["choices"][0]["message"]["content"] == full_output(style)  # not mutated
+
+
+def test_completion_keeps_extra_message_and_choice_fields() -> None:
+    response = completion("Hi " + render_call("get_time", {}), refusal=None, annotations=[])
+    response["choices"][0]["stop_reason"] = 151336
+    result, _ = translate_completion(response, request())
+    choice = result["choices"][0]
+    assert choice["stop_reason"] == 151336
+    assert choice["message"]["refusal"] is None
+    assert choice["message"]["annotations"] == []
+    assert calls_of(choice["message"]) == [("get_time", {})]
+
+
+def test_completion_without_calls_keeps_finish_and_text() -> None:
+    result, converted = translate_completion(completion("Just text."), request())
+    assert converted == 0
+    assert result["choices"][0]["finish_reason"] == "stop"
+    assert result["choices"][0]["message"] == {"role": "assistant", "content": "Just text."}
+
+
+def test_completion_whitespace_only_content_becomes_none_with_calls() -> None:
+    response = completion("\n  \n" + render_call("get_time", {}) + "\n")
+    result, _ = translate_completion(response, request())
+    assert result["choices"][0]["message"]["content"] is None
+
+
+def test_completion_length_stays_length() -> None:
+    raw = "Checking. " + render_call("get_weather", {"city": "Paris"})
+    truncated = raw[: raw.index("Paris") + 3]
+    for text in (raw, truncated):
+        result, _ = translate_completion(completion(text, finish="length"), request())
+        assert result["choices"][0]["finish_reason"] == "length"
+    result, _ = translate_completion(completion(truncated, finish="length"), request())
+    assert "<arg_value>Par" in result["choices"][0]["message"]["content"]  # nothing is lost
+
+
+def test_completion_parallel_false_keeps_the_first_call() -> None:
+    result, converted = translate_completion(
+        completion(full_output("4.5")), request(parallel_tool_calls=False)
+    )
+    assert converted == 1
+    assert calls_of(result["choices"][0]["message"]) == EXPECTED_CALLS[:1]
+    assert result["choices"][0]["finish_reason"] == "tool_calls"
+
+
+@pytest.mark.parametrize("key", ["reasoning_content", "reasoning"])
+def test_completion_backend_split_reasoning_with_a_call_inside(key: str) -> None:
+    reasoning = "I should look it up." + render_call("get_weather", {"city": "Paris"}, "4.7")
+    result, converted = translate_completion(completion("", **{key: reasoning}), request())
+    assert converted == 1
+    message = result["choices"][0]["message"]
+    assert message["reasoning_content"] == "I should look it up."
+    assert "reasoning" not in message
+    assert message["content"] is None
+    assert calls_of(message) == [("get_weather", {"city": "Paris"})]
+    assert result["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_completion_with_backend_tool_calls_is_left_alone() -> None:
+    parsed = [{"id": "call_x", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+    response = completion("<tool_call>f</tool_call>", tool_calls=parsed, finish="tool_calls")
+    result, converted = translate_completion(response, request())
+    assert converted == 0
+    assert result["choices"][0] == response["choices"][0]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, None),
+        (
+            [
+                {"type": "text", "text": "Hi "},
+                {"type": "text", "text": render_call("get_time", {})},
+            ],
+            "Hi",
+        ),
+        ([{"type": "image_url", "image_url": {"url": "x"}}], "unchanged"),
+        (42, "unchanged"),
+    ],
+)
+def test_completion_odd_content_does_not_crash(content: Any, expected: Any) -> None:
+    response = completion("x")
+    response["choices"][0]["message"]["content"] = content
+    result, _ = translate_completion(response, request())
+    message = result["choices"][0]["message"]
+    if expected == "unchanged":
+        assert message == response["choices"][0]["message"]
+    else:
+        assert message["content"] == expected
+
+
+def test_completion_without_choices_is_returned_as_is() -> None:
+    assert translate_completion({"object": "chat.completion"}, request()) == (
+        {"object": "chat.completion"},
+        0,
+    )
+    response = completion("x")
+    response["choices"] = [None, {"index": 1}]
+    assert translate_completion(response, request())[0]["choices"] == [None, {"index": 1}]
+
+
+def test_completion_n2_choices_are_independent() -> None:
+    response = completion(full_output("4.5"), "No tools needed.")
+    result, converted = translate_completion(response, request())
+    assert converted == 3
+    first, second = result["choices"]
+    assert calls_of(first["message"]) == EXPECTED_CALLS
+    assert first["finish_reason"] == "tool_calls"
+    assert second["message"] == {"role": "assistant", "content": "No tools needed."}
+    assert second["finish_reason"] == "stop"
+
+
+# -- streamed ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("style", ["4.5", "4.7"])
+def test_stream_equals_completion(style: Style, size: int | None) -> None:
+    raw = full_output(style)
+    translation = request(style)
+    out = run_stream(translation, upstream_stream(raw, size))
+    check_stream(out, include_usage=True)
+    expected, converted = translate_completion(completion(raw), translation)
+    assert [comparable(choice) for choice in accumulate_choices(out)] == [
+        comparable(expected["choices"][0])
+    ]
+    assert converted == 3
+    assert out[-1]["usage"] == USAGE
+    assert out[-2]["choices"] == [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_stream_counts_converted_calls(size: int | None) -> None:
+    translator = StreamTranslator(request())
+    for chunk in upstream_stream(full_output("4.5"), size):
+        translator.feed(chunk)
+    translator.close()
+    assert translator.tool_calls == 3
+
+
+def test_stream_every_chunk_has_the_upstream_envelope() -> None:
+    out = run_stream(request(), upstream_stream(full_output("4.5"), 5))
+    for chunk in out:
+        assert chunk["id"] == "chatcmpl-up"
+        assert chunk["created"] == 1700000000
+        assert chunk["model"] == "glm-4.7"
+        assert chunk["object"] == "chat.completion.chunk"
+        assert chunk["system_fingerprint"] == "fp_1"
+
+
+def test_stream_fills_a_missing_envelope() -> None:
+    chunks: list[dict[str, Any]] = [
+        {"choices": [{"index": 0, "delta": {"content": "Hello"}, "finish_reason": None}]},
+        {"id": "other", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    ]
+    out = run_stream(request(), chunks)
+    check_stream(out)
+    assert out[0]["id"].startswith("chatcmpl-")
+    assert len(out[0]["id"]) > len("chatcmpl-")
+    assert isinstance(out[0]["created"], int)
+    assert out[0]["model"] == "glm-4.7"  # from the request
+    assert accumulate_choices(out)[0]["message"]["content"] == "Hello"
+
+
+def test_stream_role_is_sent_once_in_the_first_delta() -> None:
+    out = run_stream(request(), upstream_stream("Hello there.", 2))
+    deltas = [chunk["choices"][0]["delta"] for chunk in out if chunk["choices"]]
+    assert deltas[0] == {"role": "assistant", "content": ""}
+    assert all("role" not in delta for delta in deltas[1:])
+
+
+def test_stream_a_delta_without_markup_goes_out_in_the_same_feed() -> None:
+    translator = StreamTranslator(request())
+    translator.feed(delta_chunk(role="assistant", content=""))
+    out = translator.feed(delta_chunk(content="The weather in Paris"))
+    assert [chunk["choices"][0]["delta"] for chunk in out] == [{"content": "The weather in Paris"}]
+    out = translator.feed(delta_chunk(content=" is sunny."))
+    assert [chunk["choices"][0]["delta"] for chunk in out] == [{"content": " is sunny."}]
+
+
+def test_stream_a_whole_call_in_one_delta_is_one_complete_tool_call_delta() -> None:
+    translator = StreamTranslator(request())
+    call = render_call("get_weather", {"city": "Paris", "days": 2}, "4.7")
+    out = translator.feed(delta_chunk(content="Sure." + call))
+    deltas = [chunk["choices"][0]["delta"] for chunk in out]
+    assert deltas[0] == {"role": "assistant", "content": "Sure."}
+    assert len(deltas) == 2
+    (tool_call,) = deltas[1]["tool_calls"]
+    assert tool_call["index"] == 0
+    assert tool_call["type"] == "function"
+    assert tool_call["function"] == {
+        "name": "get_weather",
+        "arguments": '{"city": "Paris", "days": 2}',
+    }
+    finish = translator.close()
+    assert finish[-1]["choices"] == [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]
+
+
+def test_stream_reasoning_and_content_of_one_feed_become_two_deltas() -> None:
+    translator = StreamTranslator(request("4.7"))
+    out = translator.feed(delta_chunk(content="Thinking hard.</think>The answer"))
+    assert [chunk["choices"][0]["delta"] for chunk in out] == [
+        {"role": "assistant", "reasoning_content": "Thinking hard."},
+        {"content": "The answer"},
+    ]
+
+
+def test_stream_custom_reasoning_field() -> None:
+    translation = plan_translation(
+        {"model": "glm"}, starts_in_reasoning=True, reasoning_field="reasoning"
+    )
+    out = run_stream(translation, upstream_stream("Hmm.</think>Yes.", 4))
+    check_stream(out, include_usage=True)
+    assert accumulate_choices(out, "reasoning")[0]["message"] == {
+        "role": "assistant",
+        "content": "Yes.",
+        "reasoning": "Hmm.",
+    }
+
+
+def test_stream_n2_choices_are_independent() -> None:
+    translation = request()
+    first = upstream_stream(full_output("4.5"), 4, usage=False, index=0)
+    second = upstream_stream("No tools " + render_call("get_time", {}), 3, usage=False, index=1)
+    second[-1] = delta_chunk(1, "length")
+    merged: list[dict[str, Any]] = []
+    for pair in zip(first, second, strict=False):
+        merged += pair
+    merged += first[len(second) :] + second[len(first) :]
+    merged.append(envelope(choices=[], usage=USAGE))
+    out = run_stream(translation, merged)
+    check_stream(out, include_usage=True)
+    choices = accumulate_choices(out)
+    expected, _ = translate_completion(
+        completion(full_output("4.5"), "No tools " + render_call("get_time", {})), translation
+    )
+    expected["choices"][1]["finish_reason"] = "length"  # the second choice ran out of tokens
+    assert [comparable(choice) for choice in choices] == [
+        comparable(choice) for choice in expected["choices"]
+    ]
+    assert calls_of(choices[1]["message"]) == [("get_time", {})]
+    assert choices[1]["finish_reason"] == "length"
+
+
+def test_stream_several_choices_in_one_upstream_chunk() -> None:
+    chunk = envelope(
+        choices=[
+            {"index": 0, "delta": {"content": "A"}, "finish_reason": None},
+            {"index": 1, "delta": {"content": "B"}, "finish_reason": None},
+        ]
+    )
+    finish = envelope(
+        choices=[
+            {"index": 0, "delta": {}, "finish_reason": "stop"},
+            {"index": 1, "delta": {}, "finish_reason": "stop"},
+        ]
+    )
+    out = run_stream(request(), [chunk, finish])
+    check_stream(out)
+    assert [choice["message"]["content"] for choice in accumulate_choices(out)] == ["A", "B"]
+
+
+def test_stream_usage_goes_last_wherever_it_arrives() -> None:
+    chunks = upstream_stream("Hi " + render_call("get_time", {}), 4, usage=False)
+    chunks.insert(2, envelope(choices=[], usage=USAGE))
+    out = run_stream(request(), chunks)
+    check_stream(out, include_usage=True)
+    assert out[-1] == envelope(choices=[], usage=USAGE)
+    assert all(chunk.get("usage") is None for chunk in out[:-1])
+
+
+def test_stream_usage_inside_the_finish_chunk_is_split_off() -> None:
+    chunks = upstream_stream("Hello", None, usage=False)
+    chunks[-1]["usage"] = USAGE
+    out = run_stream(request(), chunks)
+    check_stream(out, include_usage=True)
+    assert out[-1]["usage"] == USAGE
+    assert out[-2]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_stream_without_usage_sends_none() -> None:
+    out = run_stream(request(), upstream_stream("Hello", 2, usage=False))
+    check_stream(out)
+    assert all(chunk.get("usage") is None for chunk in out)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_stream_parallel_false_sends_only_the_first_call(size: int | None) -> None:
+    translation = request(parallel_tool_calls=False)
+    raw = full_output("4.5") + "\nDone."
+    translator = StreamTranslator(translation)
+    out = []
+    for chunk in upstream_stream(raw, size):
+        out += translator.feed(chunk)
+    out += translator.close()
+    check_stream(out, include_usage=True)
+    (choice,) = accumulate_choices(out)
+    assert calls_of(choice["message"]) == EXPECTED_CALLS[:1]
+    assert choice["finish_reason"] == "tool_calls"
+    assert translator.tool_calls == 1
+    expected, converted = translate_completion(completion(raw), translation)
+    assert converted == 1
+    assert comparable(choice) == comparable(expected["choices"][0])
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_stream_length_finish_stays_length(size: int | None) -> None:
+    raw = "Checking. " + render_call("get_weather", {"city": "Paris"})
+    truncated = raw[: raw.index("Paris") + 3]
+    translation = request()
+    out = run_stream(translation, upstream_stream(truncated, size, finish="length"))
+    check_stream(out, include_usage=True)
+    (choice,) = accumulate_choices(out)
+    assert choice["finish_reason"] == "length"
+    assert "<arg_value>Par" in choice["message"]["content"]
+    expected, _ = translate_completion(completion(truncated, finish="length"), translation)
+    assert comparable(choice) == comparable(expected["choices"][0])
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+def test_stream_backend_split_reasoning_with_a_call_inside(field: str, size: int | None) -> None:
+    reasoning = "I should look it up." + render_call("get_weather", {"city": "Paris"}, "4.7")
+    translation = request()
+    out = run_stream(translation, upstream_stream(reasoning, size, field=field))
+    check_stream(out, include_usage=True)
+    (choice,) = accumulate_choices(out)
+    assert choice["message"]["reasoning_content"] == "I should look it up."
+    assert calls_of(choice["message"]) == [("get_weather", {"city": "Paris"})]
+    assert choice["finish_reason"] == "tool_calls"
+    expected, _ = translate_completion(completion("", **{field: reasoning}), translation)
+    assert comparable(choice) == comparable(expected["choices"][0])
+
+
+def test_stream_backend_tool_calls_pass_through() -> None:
+    parsed = {
+        "index": 0,
+        "id": "call_x",
+        "type": "function",
+        "function": {"name": "get_time", "arguments": "{}"},
+    }
+    chunks = [
+        delta_chunk(role="assistant", content=None, tool_calls=[parsed]),
+        delta_chunk(finish="tool_calls"),
+    ]
+    translator = StreamTranslator(request())
+    out = translator.feed(chunks[0]) + translator.feed(chunks[1]) + translator.close()
+    check_stream(out)
+    assert out[0]["choices"][0]["delta"] == {"role": "assistant", "tool_calls": [parsed]}
+    assert translator.tool_calls == 0
+    assert out[-1]["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_stream_without_tools_keeps_markup_as_text() -> None:
+    translation = plan_translation({"model": "glm"}, starts_in_reasoning=True)
+    raw = "Plan.</think>" + render_call("get_time", {})
+    out = run_stream(translation, upstream_stream(raw, 3))
+    check_stream(out, include_usage=True)
+    (choice,) = accumulate_choices(out)
+    assert choice["message"] == {
+        "role": "assistant",
+        "content": render_call("get_time", {}),
+        "reasoning_content": "Plan.",
+    }
+    assert choice["finish_reason"] == "stop"
+
+
+def test_stream_without_upstream_finish_still_finishes() -> None:
+    chunks = [delta_chunk(content="Hi " + render_call("get_time", {}))]
+    out = run_stream(request(), chunks)
+    check_stream(out)
+    assert out[-1]["choices"][0]["finish_reason"] == "tool_calls"
+    out = run_stream(request(), [delta_chunk(content="Hi")])
+    assert out[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_stream_empty_choice_still_gets_role_then_finish() -> None:
+    out = run_stream(request(), [delta_chunk(finish="stop")])
+    check_stream(out)
+    assert [chunk["choices"][0]["delta"] for chunk in out] == [
+        {"role": "assistant", "content": ""},
+        {},
+    ]
+
+
+def test_stream_close_without_any_chunk_sends_nothing() -> None:
+    assert StreamTranslator(request()).close() == []
+
+
+def test_stream_choice_extras_pass_through() -> None:
+    logprobs = {"content": [{"token": "Hi", "logprob": -0.1}]}
+    chunk = envelope(
+        choices=[
+            {"index": 0, "delta": {"content": "Hi"}, "logprobs": logprobs, "finish_reason": None}
+        ]
+    )
+    out = StreamTranslator(request()).feed(chunk)
+    assert out[0]["choices"][0]["logprobs"] == logprobs
+
+
+def test_stream_chunk_without_choices_or_usage_is_dropped() -> None:
+    translator = StreamTranslator(request())
+    translator.feed(delta_chunk(content="Hi"))
+    assert translator.feed(envelope(choices=[], prompt_filter_results=[{"prompt_index": 0}])) == []
+    assert translator.feed(envelope(choices=[])) == []
+    assert translator.feed(envelope()) == []
+
+
+def test_stream_finish_extras_go_with_the_finish_chunk() -> None:
+    # vLLM adds "stop_reason" to every choice: null until the end, then the stop token's id.
+    chunks = [
+        envelope(choices=[{"index": 0, "delta": {"content": "Hi"}, "stop_reason": None}]),
+        envelope(choices=[{"index": 0, "delta": {}, "finish_reason": "stop", "stop_reason": 7}]),
+    ]
+    out = run_stream(request(), chunks)
+    check_stream(out)
+    assert out[0]["choices"][0] == {
+        "index": 0,
+        "delta": {"role": "assistant", "content": "Hi"},
+        "finish_reason": None,
+    }
+    assert out[-1]["choices"][0] == {
+        "index": 0,
+        "delta": {},
+        "finish_reason": "stop",
+        "stop_reason": 7,
+    }
+
+
+def test_parallel_false_drops_the_text_from_the_second_call_on() -> None:
+    raw = (
+        "A "
+        + render_call("get_time", {}, "4.7")
+        + " B "
+        + render_call("get_weather", {"city": "Paris"}, "4.7")
+        + " C "
+        + render_call("get_time", {}, "4.7")
+        + " D"
+    )
+    translation = request(parallel_tool_calls=False)
+    result, converted = translate_completion(completion(raw), translation)
+    assert converted == 1
+    message = result["choices"][0]["message"]
+    assert calls_of(message) == [("get_time", {})]
+    assert "A" in message["content"]
+    assert "B" in message["content"]
+    assert "C" not in message["content"]
+    assert "D" not in message["content"]
+    out = run_stream(translation, upstream_stream(raw, 2))
+    check_stream(out, include_usage=True)
+    assert comparable(accumulate_choices(out)[0]) == comparable(result["choices"][0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_stream_split_anywhere_equals_completion(data: st.DataObject) -> None:
+    style = data.draw(st.sampled_from(STYLES))
+    raw = full_output(style) + data.draw(st.sampled_from(["", "\nDone.", "<|observation|>"]))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(raw)), max_size=30)))
+    parts = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
+    chunks = [delta_chunk(role="assistant", content="")]
+    chunks += [delta_chunk(content=part) for part in parts if part]
+    chunks.append(delta_chunk(finish="stop"))
+    translation = request(style)
+    out = run_stream(translation, chunks)
+    check_stream(out)
+    expected, _ = translate_completion(completion(raw), translation)
+    assert [comparable(choice) for choice in accumulate_choices(out)] == [
+        comparable(expected["choices"][0])
+    ]
+
+
+def test_stream_reasoning_from_both_fields_of_one_delta_is_one_delta() -> None:
+    # GLM-4.7 output starts in reasoning, so the content field's text is reasoning too.
+    translator = StreamTranslator(request("4.7"))
+    out = translator.feed(delta_chunk(reasoning_content="Split off.", content=" Still thinking."))
+    assert [chunk["choices"][0]["delta"] for chunk in out] == [
+        {"role": "assistant", "reasoning_content": "Split off. Still thinking."}
+    ]
