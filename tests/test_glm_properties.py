@@ -88,11 +88,12 @@ def outputs(draw: st.DrawFn) -> tuple[str, dict[str, Any], list[dict[str, Any]]]
     reasoning = draw(st.none() | prose.filter(bool))
     tools: list[dict[str, Any]] = []
     seen: dict[str, dict[str, Any]] = {}
-    for name, arguments in drawn:  # one schema per name: a repeated name keeps its first types
-        known = seen.setdefault(name, arguments)
+    for name, arguments in drawn:  # one schema per name: a repeated key keeps its first type
+        known = seen.setdefault(name, {})
         for key, value in arguments.items():
             if key in known and type(known[key]) is not type(value):
                 arguments[key] = known[key]
+            known.setdefault(key, value)
     for name, arguments in seen.items():
         tools.append(schema_for(name, arguments))
     sep = "\n" if style == "4.5" else ""
