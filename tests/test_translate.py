@@ -692,3 +692,11 @@ def test_stream_reasoning_from_both_fields_of_one_delta_is_one_delta() -> None:
     assert [chunk["choices"][0]["delta"] for chunk in out] == [
         {"role": "assistant", "reasoning_content": "Split off. Still thinking."}
     ]
+
+
+def test_stream_malformed_choices_are_skipped() -> None:
+    translator = StreamTranslator(request())
+    assert translator.feed(envelope(choices={"index": 0})) == []
+    assert translator.feed(envelope(choices=[None, "x"])) == []
+    out = translator.feed(delta_chunk(content="Hi")) + translator.close()
+    check_stream(out)

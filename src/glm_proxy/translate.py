@@ -218,14 +218,15 @@ class StreamTranslator:
         choices = chunk.get("choices")
         if chunk.get("usage") is not None:
             self._usage_chunk = {**envelope, "choices": [], "usage": chunk["usage"]}
-        if not choices:
+        if not choices or not isinstance(choices, list):
             # Nothing for the client now (a chunk with choices [] mid-stream would read as the
             # usage chunk to some clients); the usage, if any, goes out last.
             return []
         self._last_envelope = envelope
         out: list[dict[str, Any]] = []
         for upstream_choice in choices:
-            self._feed_choice(upstream_choice, envelope, out)
+            if isinstance(upstream_choice, dict):
+                self._feed_choice(upstream_choice, envelope, out)
         return out
 
     def close(self) -> list[dict[str, Any]]:
