@@ -154,7 +154,10 @@ def _translate_choice(choice: Any, translation: Translation) -> tuple[Any, int]:
 
 
 def _text_of(content: Any) -> str | None:
-    """The message's text: a string, ``None`` (no text) or a list of text parts; else None."""
+    """The text to parse: the string, ``""`` for null, the joined text of text parts.
+
+    ``None`` when the content has any other shape (the message is then left as it is).
+    """
     if content is None:
         return ""
     if isinstance(content, str):
