@@ -1,0 +1,20 @@
+"""The original project's entry points, kept working.
+
+    uv run uvicorn server:app --host 127.0.0.1 --port 8082 --reload
+    python server.py [flags of glm-proxy serve]
+
+Settings come from the environment and ``.env``, as for ``glm-proxy``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+if __name__ == "__main__":
+    from glm_proxy.cli import main
+
+    sys.exit(main(["serve", *sys.argv[1:]]))
+else:
+    from glm_proxy.commands.serve import environment_app
+
+    app = environment_app()

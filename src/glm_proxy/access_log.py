@@ -1,0 +1,124 @@
+"""One log line per request, written when the request has finished.
+
+    POST /v1/chat/completions ✓ 200 glm-4.5-air 3 msgs 2 tools stream 12.3ms 2 tool calls
+
+Method, path (never the query string), ✓ or ✗, status, then what the proxy learnt of the request
+(model, message and tool counts, ``stream``), the time until the last byte was sent, and how
+many tool calls the proxy converted. A failure ends with its error code (``backend_timeout``);
+a stream that failed after it started shows ✗ with status 200. Successful requests are logged at
+INFO, failures at WARNING. Headers are never logged (they hold API keys); request and response
+bodies only at DEBUG, by the app.
+
+The library only logs to the ``glm_proxy`` logger; ``configure_logging`` is for entry points.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import TextIO
+
+logger = logging.getLogger("glm_proxy.access")
+
+_GREEN, _RED, _DIM, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[2m", "\x1b[0m"
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """What one request did; the handlers fill it in as they learn it."""
+
+    method: str
+    path: str
+    request_id: str = ""
+    started: float = field(default_factory=time.perf_counter)
+    status: int = 0
+    model: str | None = None
+    messages: int | None = None
+    tools: int | None = None
+    stream: bool = False
+    tool_calls: int = 0
+    error: str | None = None
+    """Error code of a failure that the status does not show (a stream that broke after 200)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and 0 < self.status < 400
+
+
+def format_line(record: RequestRecord, finished: float) -> str:
+    parts = [record.method, _printable(record.path), "✓" if record.ok else "✗", str(record.status)]
+    if record.model is not None:
+        parts.append(_printable(record.model))
+    if record.messages is not None:
+        parts.append(_count(record.messages, "msg", "msgs"))
+    if record.tools:
+        parts.append(_count(record.tools, "tool", "tools"))
+    if record.stream:
+        parts.append("stream")
+    parts.append(f"{(finished - record.started) * 1000:.1f}ms")
+    if record.tool_calls:
+        parts.append(_count(record.tool_calls, "tool call", "tool calls"))
+    if record.error:
+        parts.append(record.error)
+    return " ".join(parts)
+
+
+def log_request(record: RequestRecord) -> None:
+    """Write the record's line (INFO on success, WARNING on failure) if that level is enabled."""
+    level = logging.INFO if record.ok else logging.WARNING
+    if logger.isEnabledFor(level):
+        line = format_line(record, time.perf_counter())
+        logger.log(level, line, extra={"request_id": record.request_id, "ok": record.ok})
+
+
+class ConsoleFormatter(logging.Formatter):
+    """Plain lines; with ``colour``, access lines get a green ✓ or red ✗ and status."""
+
+    def __init__(self, colour: bool):
+        super().__init__("%(message)s")
+        self.colour = colour
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        if not self.colour:
+            return line
+        ok = getattr(record, "ok", None)
+        if ok is None:
+            if record.levelno >= logging.WARNING:
+                return f"{_DIM}{record.levelname}{_RESET} {line}"
+            return line
+        mark, colour = ("✓", _GREEN) if ok else ("✗", _RED)
+        before, sep, after = line.partition(f" {mark} ")
+        status, _, rest = after.partition(" ")
+        return f"{before} {colour}{mark} {status}{_RESET} {rest}" if sep else line
+
+
+def configure_logging(level: str, stream: TextIO | None = None) -> None:
+    """Send the ``glm_proxy`` logger's records at ``level`` and above to ``stream`` (stderr)."""
+    stream = sys.stderr if stream is None else stream
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(ConsoleFormatter(colour=_is_terminal(stream)))
+    root = logging.getLogger("glm_proxy")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
+def _printable(text: str) -> str:
+    """Client-chosen text as it may appear in a log line: one line, at most 120 characters."""
+    if not text.isprintable():
+        text = text.encode("unicode_escape").decode("ascii")
+    return text if len(text) <= 120 else text[:117] + "..."

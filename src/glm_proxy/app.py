@@ -1,0 +1,324 @@
+"""The HTTP application: routes, request checks, error responses, access log.
+
+``create_app(settings)`` builds a FastAPI app; nothing is read from the environment here
+(``create_app_from_environment`` is the factory for uvicorn's ``--reload`` and ``--workers``).
+
+Routes:
+    POST /v1/chat/completions, /chat/completions   GLM models: translated; others: relayed
+    ANY  /v1/...                                   relayed to the backend unchanged
+    GET  /health                                   answers without the backend
+    GET  /health/ready                             asks the backend for its model list
+
+The hot path stays lean: the raw body is parsed once with orjson, only ``model``, ``messages``,
+``stream`` and ``tools`` are checked, and the original bytes go to the backend unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from glm_proxy.access_log import RequestRecord, log_request
+from glm_proxy.chat_request import parse_chat_request
+from glm_proxy.config import Settings, load_settings
+from glm_proxy.errors import (
+    BackendBadResponse,
+    BackendError,
+    BodyTooLarge,
+    MethodNotAllowed,
+    ProxyError,
+    RequestError,
+    RouteNotFound,
+    error_body,
+)
+from glm_proxy.streaming import (
+    SSE_HEADERS,
+    UpstreamStreamResponse,
+    relayed_stream,
+    translated_stream,
+)
+from glm_proxy.translate import plan_translation, translate_completion
+from glm_proxy.upstream import Upstream, response_headers
+
+logger = logging.getLogger("glm_proxy.app")
+
+RECORD = "glm_proxy.record"
+"""Key of the request's ``RequestRecord`` in the ASGI scope."""
+CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
+RELAY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+READ_WHOLE_LIMIT = 1 << 20
+"""Relayed bodies with a known length up to this size are read whole, not streamed."""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The proxy as an ASGI app; the upstream session lives as long as the app's lifespan."""
+    proxy = Proxy(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await proxy.upstream.start()
+        try:
+            yield
+        finally:
+            await proxy.upstream.close()
+
+    app = FastAPI(
+        title="glm-proxy", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    for path in CHAT_PATHS:
+        app.add_route(path, proxy.chat_completions, methods=["POST"])
+    app.add_route("/health", proxy.health, methods=["GET"])
+    app.add_route("/health/ready", proxy.ready, methods=["GET"])
+    app.add_route("/v1/{path:path}", proxy.relay, methods=RELAY_METHODS)
+    app.add_exception_handler(ProxyError, _proxy_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_disconnect)
+    app.add_exception_handler(Exception, _internal_error)
+    app.add_middleware(RequestLogMiddleware)
+    app.state.settings = settings
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """Factory for uvicorn (``factory=True``): settings from the process environment."""
+    return create_app(load_settings(os.environ))
+
+
+class Proxy:
+    """The request handlers, sharing the settings and the upstream session."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.upstream = Upstream(settings)
+        self.chat_url = self.upstream.url("/chat/completions")
+
+    async def chat_completions(self, request: Request) -> Response:
+        record: RequestRecord = request.scope[RECORD]
+        body = await self._read_body(request)
+        data = parse_chat_request(body)
+        model: str = data["model"]
+        tools = data.get("tools")
+        stream = data.get("stream") is True
+        record.model, record.messages, record.stream = model, len(data["messages"]), stream
+        record.tools = len(tools) if tools else 0
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("request body: %s", body.decode("utf-8", "replace"))
+        settings = self.settings
+        headers = self.upstream.headers(request.scope["headers"], "application/json")
+        url = self.upstream.url("/chat/completions", request.scope["query_string"])
+        if not settings.is_glm(model):
+            return await self._relay(record, "POST", url, headers, body)
+        translation = plan_translation(
+            data,
+            starts_in_reasoning=settings.starts_in_reasoning(model),
+            reasoning_field=settings.reasoning_field,
+            max_buffer=settings.parser_max_buffer,
+        )
+        response = await self.upstream.send("POST", url, headers, body)
+        if response.status >= 400:
+            raise await self.upstream.status_error(response)
+        if stream:
+            if response.content_type != "text/event-stream":
+                response.close()
+                raise BackendBadResponse(
+                    f"the backend at {self.upstream.public_url} answered a streaming request "
+                    f"with {response.content_type or 'no content type'} instead of an event stream"
+                )
+            return UpstreamStreamResponse(
+                translated_stream(response, translation, self.upstream, record),
+                close_upstream=response.close,
+                status_code=response.status,
+                headers=SSE_HEADERS,
+                media_type="text/event-stream",
+            )
+        raw = await self.upstream.read(response)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("backend answer: %s", raw.decode("utf-8", "replace"))
+        completion = self._completion(raw)
+        result, record.tool_calls = translate_completion(completion, translation)
+        return Response(orjson.dumps(result), response.status, media_type="application/json")
+
+    async def relay(self, request: Request) -> Response:
+        """Any other ``/v1/...`` route: the request and the answer pass through unchanged."""
+        scope = request.scope
+        path: str = scope["path"]
+        if path in CHAT_PATHS:
+            raise MethodNotAllowed(
+                f"method {request.method} is not allowed on {path} (use POST)",
+            )
+        record: RequestRecord = scope[RECORD]
+        body = await self._read_body(request)
+        url = self.upstream.url(path[len("/v1") :], scope["query_string"])
+        headers = self.upstream.headers(scope["headers"])
+        return await self._relay(record, request.method, url, headers, body or None)
+
+    async def health(self, request: Request) -> Response:
+        return Response(b'{"status":"ok"}', media_type="application/json")
+
+    async def ready(self, request: Request) -> Response:
+        """Ready when the backend answers ``GET /models`` (within 10 s at most)."""
+        upstream = self.upstream
+        headers = upstream.headers(())
+        deadline = min(self.settings.upstream_timeout, 10.0)
+        try:
+            response = await upstream.send(
+                "GET", upstream.url("/models"), headers, None, deadline=deadline
+            )
+            if response.status >= 400:
+                raise await upstream.status_error(response)
+            await upstream.read(response)
+        except BackendError as error:
+            request.scope[RECORD].error = error.code
+            body = error_body(f"not ready: {error.message}", error.type, code="backend_not_ready")
+            return Response(body, 503, media_type="application/json")
+        body = orjson.dumps({"status": "ready", "backend": upstream.public_url})
+        return Response(body, media_type="application/json")
+
+    async def _relay(
+        self,
+        record: RequestRecord,
+        method: str,
+        url: Any,
+        headers: list[tuple[str, str]],
+        body: bytes | None,
+    ) -> Response:
+        upstream = self.upstream
+        response = await upstream.send(method, url, headers, body)
+        if response.status >= 400:
+            raise await upstream.status_error(response)
+        length = response.content_length
+        if length is not None and length <= READ_WHOLE_LIMIT:
+            raw = await upstream.read(response)
+            relayed = Response(raw, response.status)
+            relayed.raw_headers.extend(response_headers(response))
+            return relayed
+        return UpstreamStreamResponse(
+            relayed_stream(response, upstream, record),
+            close_upstream=response.close,
+            status_code=response.status,
+            headers=response_headers(response),
+        )
+
+    async def _read_body(self, request: Request) -> bytes:
+        limit = self.settings.max_body_size
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _too_large(limit)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _completion(self, raw: bytes) -> dict[str, Any]:
+        where = f"the backend at {self.upstream.public_url}"
+        try:
+            completion = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise BackendBadResponse(
+                f"{where} answered with invalid JSON: {_excerpt(raw)}"
+            ) from None
+        if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
+            raise BackendBadResponse(f"{where} answered without a choices list: {_excerpt(raw)}")
+        return completion
+
+
+class RequestLogMiddleware:
+    """Gives each request a ``RequestRecord`` and an ``x-request-id``; logs it when done."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")[:128]
+                break
+        if not request_id:
+            request_id = secrets.token_hex(8)
+        record = RequestRecord(scope["method"], scope["path"], request_id)
+        scope[RECORD] = record
+        id_header = (b"x-request-id", request_id.encode("latin-1"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                record.status = message["status"]
+                message["headers"] = [*message.get("headers", ()), id_header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except BaseException:
+            if record.status == 0:
+                record.status, record.error = 500, "internal_error"
+            raise
+        finally:
+            log_request(record)
+
+
+async def _proxy_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, ProxyError)
+    request.scope[RECORD].error = error.code
+    return Response(error.body(), error.status, media_type="application/json")
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    method, path = request.method, request.url.path
+    proxy_error: ProxyError
+    if error.status_code == 404:
+        proxy_error = RouteNotFound(
+            f"unknown route {method} {path}: glm-proxy serves /v1/... (the OpenAI API) and /health"
+        )
+    elif error.status_code == 405:
+        proxy_error = MethodNotAllowed(f"method {method} is not allowed on {path}")
+    else:
+        status = error.status_code
+        proxy_error = RequestError(error.detail) if status < 500 else ProxyError(error.detail)
+        proxy_error.status = status
+    response = await _proxy_error(request, proxy_error)
+    if error.headers:
+        response.headers.update(error.headers)
+    return response
+
+
+async def _client_disconnect(request: Request, error: Exception) -> Response:
+    request.scope[RECORD].error = "client_disconnected"
+    return Response(status_code=499)
+
+
+async def _internal_error(request: Request, error: Exception) -> Response:
+    logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+    body = error_body(
+        f"glm-proxy failed unexpectedly ({type(error).__name__}); see its log",
+        "proxy_error",
+        code="internal_error",
+    )
+    return Response(body, 500, media_type="application/json")
+
+
+def _too_large(limit: int) -> BodyTooLarge:
+    return BodyTooLarge(f"request body is larger than {limit} bytes (MAX_BODY_SIZE)")
+
+
+def _excerpt(raw: bytes, size: int = 200) -> str:
+    text = raw[:size].decode("utf-8", "replace")
+    return repr(text + ("..." if len(raw) > size else ""))

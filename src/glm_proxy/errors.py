@@ -1,0 +1,148 @@
+"""Every error the proxy answers with, in the OpenAI shape.
+
+The body is always ``{"error": {"message", "type", "param", "code"}}``; the status follows the
+rules that OpenAI clients rely on (a 5xx makes the openai SDK retry, so a 5xx means the backend
+failed, never the client)::
+
+    ProxyError                    status, message, type, param, code
+    ├── RequestError              the client's request is wrong (type "invalid_request_error")
+    │   ├── BadRequest            400  malformed JSON, missing or wrong-typed fields
+    │   ├── RouteNotFound         404  a path the proxy does not serve
+    │   ├── MethodNotAllowed      405  a path it serves, with another method
+    │   └── BodyTooLarge          413  a body over MAX_BODY_SIZE
+    └── BackendError              the backend failed (type "backend_error")
+        ├── BackendUnreachable    502  connection refused, unknown host, reset before answering
+        ├── BackendTimeout        504  no answer within UPSTREAM_TIMEOUT
+        ├── BackendBadResponse    502  an answer that is not what the API promises
+        └── BackendStatusError    the backend's own error: 4xx passed through with its body,
+                                  5xx reported as 502 with the backend's message
+
+Raise them anywhere in a request; the app turns them into responses (or, once a stream has
+started, into an error event that ends the stream).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+
+def error_body(
+    message: str,
+    type: str = "invalid_request_error",
+    param: str | None = None,
+    code: str | None = None,
+) -> bytes:
+    """The JSON bytes of an OpenAI error object."""
+    return orjson.dumps({"error": {"message": message, "type": type, "param": param, "code": code}})
+
+
+class ProxyError(Exception):
+    status = 500
+    type = "proxy_error"
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+
+    def body(self) -> bytes:
+        return error_body(self.message, self.type, self.param, self.code)
+
+
+class RequestError(ProxyError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class BadRequest(RequestError):
+    status = 400
+    code = "invalid_request"
+
+
+class RouteNotFound(RequestError):
+    status = 404
+    code = "unknown_route"
+
+
+class MethodNotAllowed(RequestError):
+    status = 405
+    code = "method_not_allowed"
+
+
+class BodyTooLarge(RequestError):
+    status = 413
+    code = "body_too_large"
+
+
+class BackendError(ProxyError):
+    status = 502
+    type = "backend_error"
+    code = "backend_error"
+
+
+class BackendUnreachable(BackendError):
+    code = "backend_unreachable"
+
+
+class BackendTimeout(BackendError):
+    status = 504
+    code = "backend_timeout"
+
+
+class BackendBadResponse(BackendError):
+    code = "backend_bad_response"
+
+
+class BackendStatusError(BackendError):
+    """The backend answered with an error status.
+
+    A 4xx is the client's problem as the backend sees it: the proxy passes the status and the
+    backend's body through (wrapped in the OpenAI shape only when it is not JSON). A 5xx becomes a
+    502 that quotes the backend's message.
+    """
+
+    def __init__(self, backend_status: int, raw_body: bytes, base_url: str):
+        self.backend_status = backend_status
+        self.raw_body = raw_body
+        self.backend_message = _message_of(raw_body)
+        if backend_status < 500:
+            self.status = backend_status
+            message = self.backend_message or f"the backend answered HTTP {backend_status}"
+        else:
+            message = f"the backend at {base_url} failed with HTTP {backend_status}"
+            if self.backend_message:
+                message += f": {self.backend_message}"
+        super().__init__(message)
+
+    def body(self) -> bytes:
+        if self.backend_status < 500 and _is_json(self.raw_body):
+            return self.raw_body
+        return super().body()
+
+
+def _message_of(raw: bytes) -> str:
+    """The human part of an error body: ``error.message``, ``error``, ``detail`` or the text."""
+    try:
+        data: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw.decode("utf-8", "replace").strip()[:2000]
+    if isinstance(data, dict):
+        for value in (data.get("error"), data.get("detail"), data.get("message")):
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                return str(value["message"])
+            if isinstance(value, str):
+                return value
+    return raw.decode("utf-8", "replace").strip()[:2000]
+
+
+def _is_json(raw: bytes) -> bool:
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return False
+    return True

@@ -1,0 +1,201 @@
+"""The connection to the backend: one pooled aiohttp session per process.
+
+``Upstream.start()`` (in the app's lifespan) creates the session, ``close()`` ends it. Requests
+go out with the client's original bytes and headers (minus hop-by-hop ones, and minus the
+client's key when the proxy has its own). Every aiohttp failure is turned into a
+``BackendError`` that says what happened and what to check.
+"""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Iterable, Sequence
+
+import aiohttp
+from yarl import URL
+
+from glm_proxy.config import Settings
+from glm_proxy.errors import (
+    BackendBadResponse,
+    BackendError,
+    BackendStatusError,
+    BackendTimeout,
+    BackendUnreachable,
+)
+
+RawHeaders = Sequence[tuple[bytes, bytes]]
+
+# Request headers that describe the client's connection to the proxy, not the request itself.
+_HOP_BY_HOP = frozenset(
+    {
+        b"host",
+        b"content-length",
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"trailers",
+        b"transfer-encoding",
+        b"upgrade",
+        b"expect",
+        # The proxy reads bodies itself; asking for identity keeps them readable and cheap.
+        b"accept-encoding",
+    }
+)
+_CLIENT_KEYS = frozenset({b"authorization", b"x-api-key", b"api-key"})
+# Response headers the proxy's own server sets, or that no longer hold after aiohttp decoding.
+_RESPONSE_SKIP = frozenset(
+    {
+        b"content-length",
+        b"content-encoding",
+        b"transfer-encoding",
+        b"connection",
+        b"keep-alive",
+        b"date",
+        b"server",
+    }
+)
+ERROR_BODY_LIMIT = 1 << 20
+"""Most bytes of an error response the proxy reads to quote it."""
+
+
+class Upstream:
+    """The backend at ``settings.base_url``, reached through one shared session."""
+
+    def __init__(self, settings: Settings):
+        self.base_url = settings.base_url
+        self.public_url = settings.public_base_url()
+        self.timeout = settings.upstream_timeout
+        self._auth = f"Bearer {settings.api_key}" if settings.api_key else None
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=settings.upstream_timeout, sock_read=settings.upstream_timeout
+        )
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=self._timeout,
+            skip_auto_headers=("Accept-Encoding",),
+            auto_decompress=True,
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def url(self, suffix: str, query: bytes = b"") -> URL:
+        """The backend URL for ``suffix`` (the path after ``/v1``) and a raw query string."""
+        text = self.base_url + suffix
+        if query:
+            text += "?" + query.decode("latin-1")
+        return URL(text, encoded=True)
+
+    def headers(
+        self, client_headers: RawHeaders, default_type: str | None = None
+    ) -> list[tuple[str, str]]:
+        """The headers to send upstream for a request that came with ``client_headers``."""
+        skip_keys = self._auth is not None
+        headers: list[tuple[str, str]] = []
+        has_type = False
+        for name, value in client_headers:
+            if name in _HOP_BY_HOP or (skip_keys and name in _CLIENT_KEYS):
+                continue
+            if name == b"content-type":
+                has_type = True
+            headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        if self._auth is not None:
+            headers.append(("Authorization", self._auth))
+        if default_type is not None and not has_type:
+            headers.append(("Content-Type", default_type))
+        return headers
+
+    async def send(
+        self,
+        method: str,
+        url: URL,
+        headers: Iterable[tuple[str, str]],
+        body: bytes | None,
+        *,
+        deadline: float | None = None,
+    ) -> aiohttp.ClientResponse:
+        """Send a request; the caller must ``close()`` or ``release()`` the response.
+
+        ``deadline`` bounds the whole request in seconds (default: UPSTREAM_TIMEOUT per read).
+        """
+        if self._session is None:
+            raise RuntimeError("Upstream.start() was not called (the app's lifespan did not run)")
+        timeout = self._timeout if deadline is None else aiohttp.ClientTimeout(total=deadline)
+        try:
+            return await self._session.request(
+                method,
+                url,
+                headers=list(headers),
+                data=body,
+                allow_redirects=False,
+                timeout=timeout,
+            )
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise self.error(error, responded=False) from error
+
+    async def read(self, response: aiohttp.ClientResponse) -> bytes:
+        """The whole body of ``response`` (which is then released)."""
+        try:
+            return await response.read()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise self.error(error, responded=True) from error
+        finally:
+            response.release()
+
+    async def status_error(self, response: aiohttp.ClientResponse) -> BackendStatusError:
+        """The error for a response with an error status (its body is read, up to a limit)."""
+        try:
+            raw = await response.content.read(ERROR_BODY_LIMIT)
+        except (aiohttp.ClientError, TimeoutError):
+            raw = b""
+        finally:
+            response.close()
+        return BackendStatusError(response.status, raw, self.public_url)
+
+    def error(self, error: BaseException, *, responded: bool) -> BackendError:
+        """What an aiohttp failure means for the client; ``responded``: after the status line."""
+        where = f"the backend at {self.public_url}"
+        if isinstance(error, TimeoutError):
+            return BackendTimeout(
+                f"{where} did not answer within {self.timeout:g} s (UPSTREAM_TIMEOUT)"
+            )
+        if isinstance(error, aiohttp.ClientConnectorError):
+            return BackendUnreachable(
+                f"could not reach the backend at {self.public_url} ({_reason(error)}): "
+                "is LM Studio / Ollama running? Set OPENAI_BASE_URL."
+            )
+        if isinstance(error, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
+            when = "in the middle of its answer" if responded else "before answering"
+            return BackendUnreachable(f"{where} closed the connection {when}")
+        if isinstance(error, aiohttp.ClientPayloadError):
+            return BackendBadResponse(f"{where} sent a broken response body: {error}")
+        return BackendBadResponse(f"{where} sent an invalid response: {error}")
+
+
+def response_headers(response: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
+    """The backend's response headers that still hold when the proxy relays the body."""
+    return [
+        (name, value) for name, value in response.raw_headers if name.lower() not in _RESPONSE_SKIP
+    ]
+
+
+def _reason(error: aiohttp.ClientConnectorError) -> str:
+    if isinstance(error, aiohttp.ClientConnectorDNSError):
+        return "host name not found"
+    os_error = error.os_error
+    refused = f"[Errno {errno.ECONNREFUSED}]"
+    if isinstance(os_error, ConnectionRefusedError) or refused in str(os_error):
+        return "connection refused"  # with several addresses the errors come joined in one
+    if isinstance(os_error, TimeoutError):
+        return "connection timed out"
+    return (os_error.strerror or str(os_error) or type(os_error).__name__).lower()
