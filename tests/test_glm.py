@@ -252,7 +252,7 @@ CASES = [
         "spaces_instead_of_newlines",
         "Let me look: <tool_call>ls <arg_key>dirPath</arg_key> <arg_value>backend</arg_value> "
         "</tool_call>",
-        msg("Let me look:", [call("ls", '{"dirPath": "backend"}')]),
+        msg("Let me look: ", [call("ls", '{"dirPath": "backend"}')]),
     ),
     *[
         Case(
@@ -287,7 +287,7 @@ CASES = [
     Case(
         "stray_tool_call_before_a_real_one",
         "I will call <tool_call><tool_call>get_weather</tool_call>",
-        msg("I will call", [call("get_weather", "{}")]),
+        msg("I will call ", [call("get_weather", "{}")]),
     ),
     Case(
         "json_inside_tool_call",
@@ -309,7 +309,7 @@ CASES = [
         "truncated_inside_a_string_value",
         "Sure. <tool_call>get_weather\n<arg_key>location</arg_key>\n<arg_value>Seo",
         msg(
-            "Sure.<tool_call>get_weather\n<arg_key>location</arg_key>\n<arg_value>Seo",
+            "Sure. <tool_call>get_weather\n<arg_key>location</arg_key>\n<arg_value>Seo",
             [call("get_weather", '{"location": "Seo"}')],
         ),
     ),
@@ -412,8 +412,10 @@ def test_names_only_when_complete() -> None:
 def test_only_a_possible_tag_prefix_is_held_back() -> None:
     parser = create_parser(options(TOOLS))
     assert parser.feed("Hello <b") == [Content("Hello <b")]
-    assert parser.feed("> and <tool_") == [Content("> and")]
-    assert parser.feed("x>") == [Content(" <tool_x>")]
+    assert parser.feed("> and <tool_") == [Content("> and ")]
+    assert parser.feed("x>") == [Content("<tool_x>")]
+    assert parser.feed("line\n") == [Content("line")]  # a line break waits: a call may follow
+    assert parser.feed("next") == [Content("\nnext")]
     assert parser.feed("<thi") == []
     assert parser.feed("nk>deep") == [Reasoning("deep")]
 

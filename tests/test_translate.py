@@ -287,7 +287,7 @@ def test_completion_with_backend_tool_calls_is_left_alone() -> None:
                 {"type": "text", "text": "Hi "},
                 {"type": "text", "text": render_call("get_time", {})},
             ],
-            "Hi",
+            "Hi ",
         ),
         ([{"type": "image_url", "image_url": {"url": "x"}}], "unchanged"),
         (42, "unchanged"),

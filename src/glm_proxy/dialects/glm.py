@@ -7,8 +7,8 @@ end it (``_MARKERS``); ``scan`` finds the next ``<`` with ``str.find`` and check
 those tags only. What cannot be decided yet is held back, and only that:
 
 * a suffix that is a proper prefix of one of the state's tags (at most 15 characters);
-* in text, a run of whitespace: dropped if a tag follows (the format puts it there), released
-  otherwise; whitespace right after ``<think>`` or ``</think>`` is dropped too;
+* in text, trailing whitespace from a line break on: dropped if a tag follows (the format puts
+  it there), released otherwise; whitespace right after ``<think>`` or ``</think>`` is dropped;
 * the name of a call until the tag after it (names are emitted only when complete), and the
   value of a non-string argument until ``</arg_value>`` (it is typed as a whole).
 
@@ -75,6 +75,7 @@ _TEXT_MARKERS: Final = (THINK_OPEN, THINK_CLOSE, CALL_OPEN, CALL_CLOSE, *STOP_TO
 _TEXT_MARKERS_NO_CALLS: Final = (THINK_OPEN, THINK_CLOSE, *STOP_TOKENS)
 
 _NON_SPACE = re.compile(r"\S")
+_LINE_BREAK = re.compile(r"[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _SPACE_RUN = re.compile(r"\s+")
 
 
@@ -211,7 +212,7 @@ class _Machine:
         return i + len(marker)
 
     def _text(self, text: str) -> None:
-        """Literal text: emit it, holding back trailing whitespace (see the strategy)."""
+        """Literal text: emit it, holding back a trailing line break (see the strategy)."""
         if self._after_tag:
             text = text.lstrip()
             if not text:
@@ -222,11 +223,20 @@ class _Machine:
             if self._ws_passthrough:
                 self._emit_text(text)
                 return
-            self._pending_ws += text
+            pending = self._pending_ws + text
         else:
             self._ws_passthrough = False
             self._emit_text(self._pending_ws + body if self._pending_ws else body)
-            self._pending_ws = text[len(body) :]
+            pending = text[len(body) :]
+        # Only whitespace from a line break on is held: spaces after a word go out at once.
+        held = _LINE_BREAK.search(pending) if pending else None
+        if held is None:
+            self._emit_text(pending)
+            self._pending_ws = ""
+            return
+        if held.start():
+            self._emit_text(pending[: held.start()])
+        self._pending_ws = pending[held.start() :]
         if len(self._pending_ws) > self._cap:
             self._emit_text(self._pending_ws)
             self._pending_ws = ""
