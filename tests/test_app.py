@@ -479,3 +479,58 @@ def test_one_access_log_line_per_request(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "sk-very-secret" not in logged
     assert "secret words" not in logged
+
+
+# --- the last line of defence ---------------------------------------------------------------
+
+
+def test_an_unexpected_failure_is_an_openai_shaped_500_without_a_traceback(
+    proxy: RunningProxy, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(body: bytes) -> dict[str, object]:
+        raise RuntimeError("a bug in glm-proxy")
+
+    monkeypatch.setattr("glm_proxy.app.parse_chat_request", broken)
+    caplog.set_level(logging.CRITICAL, logger="uvicorn.error")  # it logs the traceback itself
+    response = post_chat(proxy, CHAT)
+    assert response.status_code == 500
+    error = error_of(response)
+    assert error["message"] == "glm-proxy failed unexpectedly (RuntimeError); see its log"
+    assert error["code"] == "internal_error"
+    assert "Traceback" not in response.text
+
+
+def test_fastapi_validation_errors_are_openai_shaped_400s() -> None:
+    import asyncio
+
+    from fastapi.exceptions import RequestValidationError
+    from starlette.requests import Request
+
+    from glm_proxy.access_log import RequestRecord
+    from glm_proxy.app import RECORD, _validation_error
+
+    record = RequestRecord("POST", "/x")
+    request = Request(
+        {"type": "http", "method": "POST", "path": "/x", "headers": [], RECORD: record}
+    )
+    problem = {"loc": ("body", "model"), "msg": "Field required", "type": "missing"}
+    response = asyncio.run(_validation_error(request, RequestValidationError([problem])))
+    assert response.status_code == 400
+    assert orjson.loads(response.body)["error"]["message"] == (
+        "invalid request: body.model: Field required"
+    )
+    assert record.error == "invalid_request"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_bodies_are_logged_only_at_debug(
+    proxy: RunningProxy, backend: ScriptedBackend, caplog: pytest.LogCaptureFixture, stream: bool
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="glm_proxy")
+    backend.script(Script(content="the answer is 42"))
+    body = {"model": "glm-4.5", "messages": [{"role": "user", "content": "the question"}]}
+    post_chat(proxy, {**body, "stream": stream}, headers={"authorization": "Bearer sk-hidden"})
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert any("the question" in line for line in debug)
+    assert any("the answer is 42" in line for line in debug)
+    assert "sk-hidden" not in "\n".join(r.getMessage() for r in caplog.records)

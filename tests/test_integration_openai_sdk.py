@@ -127,7 +127,9 @@ def test_streaming_text(client: openai.OpenAI, backend: ScriptedBackend) -> None
     stream = client.chat.completions.create(
         model="glm-4.5-air", messages=[{"role": "user", "content": "Tell me a story"}], stream=True
     )
-    pieces = [chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices]
+    chunks = list(stream)
+    check_stream([chunk.model_dump(exclude_unset=True) for chunk in chunks])
+    pieces = [chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices]
     assert "".join(pieces) == "Once upon a time, a proxy fixed tool calls."
     assert len([p for p in pieces if p]) > 1  # it really streamed
 
@@ -172,6 +174,7 @@ def test_streamed_results_equal_the_non_streamed_one(
 
     chunks = client.chat.completions.create(model=model, messages=USER, tools=TOOLS, stream=True)
     dumped = [chunk.model_dump(exclude_unset=True) for chunk in chunks]
+    check_stream(dumped)
     [iterated] = accumulate_choices(dumped)
     assert summary(iterated["message"], iterated.get("finish_reason")) == expected
 
@@ -276,7 +279,9 @@ def test_reasoning_split_off_by_the_backend_passes_through_and_calls_in_it_are_r
         "finish_reason": "tool_calls",
     }
     with client.chat.completions.stream(model="glm-4.7", messages=USER, tools=TOOLS) as stream:
+        chunks = [event.chunk for event in stream if event.type == "chunk"]
         final = stream.get_final_completion()
+    check_stream([chunk.model_dump(exclude_unset=True) for chunk in chunks])
     assert summary(final.choices[0].message, final.choices[0].finish_reason) == expected
 
 

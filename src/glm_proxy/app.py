@@ -1,7 +1,7 @@
 """The HTTP application: routes, request checks, error responses, access log.
 
 ``create_app(settings)`` builds a FastAPI app; nothing is read from the environment here
-(``create_app_from_environment`` is the factory for uvicorn's ``--reload`` and ``--workers``).
+(entry points do that: ``glm_proxy.commands.serve``, ``server.py``).
 
 Routes:
     POST /v1/chat/completions, /chat/completions   GLM models: translated; others: relayed
@@ -16,7 +16,6 @@ The hot path stays lean: the raw body is parsed once with orjson, only ``model``
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +23,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -31,10 +31,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glm_proxy.access_log import RequestRecord, log_request
 from glm_proxy.chat_request import parse_chat_request
-from glm_proxy.config import Settings, load_settings
+from glm_proxy.config import Settings
 from glm_proxy.errors import (
     BackendBadResponse,
     BackendError,
+    BadRequest,
     BodyTooLarge,
     MethodNotAllowed,
     ProxyError,
@@ -83,16 +84,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_route("/v1/{path:path}", proxy.relay, methods=RELAY_METHODS)
     app.add_exception_handler(ProxyError, _proxy_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ClientDisconnect, _client_disconnect)
     app.add_exception_handler(Exception, _internal_error)
     app.add_middleware(RequestLogMiddleware)
     app.state.settings = settings
     return app
-
-
-def create_app_from_environment() -> FastAPI:
-    """Factory for uvicorn (``factory=True``): settings from the process environment."""
-    return create_app(load_settings(os.environ))
 
 
 class Proxy:
@@ -116,7 +113,8 @@ class Proxy:
             logger.debug("request body: %s", body.decode("utf-8", "replace"))
         settings = self.settings
         headers = self.upstream.headers(request.scope["headers"], "application/json")
-        url = self.upstream.url("/chat/completions", request.scope["query_string"])
+        query = request.scope["query_string"]
+        url = self.upstream.url("/chat/completions", query) if query else self.chat_url
         if not settings.is_glm(model):
             return await self._relay(record, "POST", url, headers, body)
         translation = plan_translation(
@@ -129,11 +127,12 @@ class Proxy:
         if response.status >= 400:
             raise await self.upstream.status_error(response)
         if stream:
-            if response.content_type != "text/event-stream":
+            if response.content_type == "application/json":
+                # The backend ignored ``stream``: say so rather than lose its answer silently.
                 response.close()
                 raise BackendBadResponse(
                     f"the backend at {self.upstream.public_url} answered a streaming request "
-                    f"with {response.content_type or 'no content type'} instead of an event stream"
+                    "with application/json instead of an event stream"
                 )
             return UpstreamStreamResponse(
                 translated_stream(response, translation, self.upstream, record),
@@ -298,6 +297,16 @@ async def _http_error(request: Request, error: Exception) -> Response:
     if error.headers:
         response.headers.update(error.headers)
     return response
+
+
+async def _validation_error(request: Request, error: Exception) -> Response:
+    """FastAPI's own request checks (no route uses them today; kept OpenAI-shaped regardless)."""
+    assert isinstance(error, RequestValidationError)
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in item.get('loc', ()))}: {item.get('msg', 'invalid')}"
+        for item in error.errors()
+    )
+    return await _proxy_error(request, BadRequest(f"invalid request: {problems}"))
 
 
 async def _client_disconnect(request: Request, error: Exception) -> Response:

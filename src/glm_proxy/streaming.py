@@ -133,7 +133,9 @@ def _translate_events(events: list[SSEEvent], translator: StreamTranslator) -> l
             raise _StreamEnd(out)
         chunk = orjson.loads(event.data)
         if not isinstance(chunk, dict):
-            raise BackendBadResponse(f"the backend sent an event that is not an object: {chunk!r}")
+            raise BackendBadResponse(
+                f"the backend sent an event that is not a JSON object: {event.data[:200]!r}"
+            )
         if "choices" not in chunk and "error" in chunk:
             # The backend reported a failure inside its stream: pass it on and end there.
             raise _StreamEnd(out, encode_event(orjson.dumps(chunk)))
