@@ -30,7 +30,8 @@ from glm_proxy.upstream import Upstream
 
 logger = logging.getLogger("glm_proxy.stream")
 
-SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+"""Extra headers of a translated stream: no caching, no buffering by nginx-style proxies."""
 
 
 class UpstreamStreamResponse(StreamingResponse):
@@ -42,12 +43,10 @@ class UpstreamStreamResponse(StreamingResponse):
         *,
         close_upstream: Callable[[], object],
         status_code: int = 200,
-        headers: list[tuple[bytes, bytes]] | dict[str, str] | None = None,
+        headers: list[tuple[bytes, bytes]] | None = None,
         media_type: str | None = None,
     ):
         super().__init__(content, status_code=status_code, media_type=media_type)
-        if isinstance(headers, dict):
-            headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         if headers:
             self.raw_headers.extend(headers)
         self._content = content
