@@ -1,7 +1,7 @@
 """Parser benchmark: GLM outputs of 10 KB, 100 KB and 1 MB fed in 4-character deltas.
 
 For each size and shape it prints the time per delta and the growth factor per 10x of size
-(linear parsing gives ~10x). Figures are medians of several runs on this machine.
+(the time ratio between two sizes, scaled to a 10x step: linear parsing gives ~10x). Figures are medians of several runs on this machine.
 
     uv run python -m bench.parser [--repeat 5] [--delta 4] [--out FILE]
 """
@@ -9,6 +9,7 @@ For each size and shape it prints the time per delta and the growth factor per 1
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -83,17 +84,20 @@ def run(repeat: int, delta: int) -> list[str]:
     ]
     tools = tools_for(1)
     for shape, make in SHAPES.items():
-        previous: float | None = None
+        previous: tuple[int, float] | None = None
         for size in SIZES:
             text = make(size)
             seconds = statistics.median(time_parse(text, delta, tools) for _ in range(repeat))
             deltas = -(-len(text) // delta)
-            growth = f"{seconds / previous:.1f}x" if previous else "-"
+            growth = "-"
+            if previous is not None:  # time ratio scaled to a 10x step of size
+                exponent = 1 / math.log10(len(text) / previous[0])
+                growth = f"{(seconds / previous[1]) ** exponent:.1f}x"
             lines.append(
                 f"| {shape} | {len(text) / 1000:,.0f} KB | {seconds * 1000:,.1f} "
                 f"| {seconds / deltas * 1e6:.2f} | {growth} |"
             )
-            previous = seconds
+            previous = (len(text), seconds)
     return lines
 
 
