@@ -1,7 +1,8 @@
 """Parser benchmark: GLM outputs of 10 KB, 100 KB and 1 MB fed in 4-character deltas.
 
 For each size and shape it prints the time per delta and the growth factor per 10x of size
-(the time ratio between two sizes, scaled to a 10x step: linear parsing gives ~10x). Figures are medians of several runs on this machine.
+(the time ratio between two sizes, scaled to a 10x step: linear parsing gives ~10x). Figures
+are medians of several runs on this machine.
 
     uv run python -m bench.parser [--repeat 5] [--delta 4] [--out FILE]
 """
