@@ -700,3 +700,41 @@ def test_stream_malformed_choices_are_skipped() -> None:
     assert translator.feed(envelope(choices=[None, "x"])) == []
     out = translator.feed(delta_chunk(content="Hi")) + translator.close()
     check_stream(out)
+
+
+# -- several chunks of one read ----------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["4.5", "4.7"]),
+    st.integers(1, 9),
+    st.lists(st.integers(1, 40), min_size=1, max_size=30),
+)
+def test_feed_many_equals_feeding_chunk_by_chunk(
+    style: Style, size: int, batch_sizes: list[int]
+) -> None:
+    chunks = upstream_stream(full_output(style), size)
+    one_by_one = run_stream(request(style), chunks)
+    translator = StreamTranslator(request(style))
+    batched: list[dict[str, Any]] = []
+    rest = copy.deepcopy(chunks)
+    for batch in batch_sizes * len(chunks):
+        if not rest:
+            break
+        batched += translator.feed_many(rest[:batch])
+        rest = rest[batch:]
+    batched += translator.close()
+    check_stream(batched, include_usage=True)
+    assert [comparable(c) for c in accumulate_choices(batched)] == [
+        comparable(c) for c in accumulate_choices(one_by_one)
+    ]
+    assert len(batched) <= len(one_by_one)
+
+
+def test_feed_many_merges_plain_text_of_one_read() -> None:
+    translator = StreamTranslator(request())
+    translator.feed(delta_chunk(role="assistant", content=""))
+    out = translator.feed_many([delta_chunk(content=piece) for piece in ("Hel", "lo, ", "world")])
+    assert [chunk["choices"][0]["delta"] for chunk in out] == [{"content": "Hello, world"}]
+    assert out[0]["system_fingerprint"] == "fp_1"

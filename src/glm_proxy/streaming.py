@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Callable
+from typing import Any
 
 import aiohttp
 import orjson
@@ -126,10 +127,11 @@ async def translated_stream(
 
 
 def _translate_events(events: list[SSEEvent], translator: StreamTranslator) -> list[bytes]:
-    out: list[bytes] = []
+    """The client's events for the backend's events of one read (translated together)."""
+    chunks: list[dict[str, Any]] = []
     for event in events:
         if event.data == "[DONE]":
-            raise _StreamEnd(out)
+            raise _StreamEnd(_encoded(translator.feed_many(chunks)))
         chunk = orjson.loads(event.data)
         if not isinstance(chunk, dict):
             raise BackendBadResponse(
@@ -137,10 +139,14 @@ def _translate_events(events: list[SSEEvent], translator: StreamTranslator) -> l
             )
         if "choices" not in chunk and "error" in chunk:
             # The backend reported a failure inside its stream: pass it on and end there.
+            out = _encoded(translator.feed_many(chunks))
             raise _StreamEnd(out, encode_event(orjson.dumps(chunk)))
-        for translated in translator.feed(chunk):
-            out.append(encode_event(orjson.dumps(translated)))
-    return out
+        chunks.append(chunk)
+    return _encoded(translator.feed_many(chunks)) if chunks else []
+
+
+def _encoded(chunks: list[dict[str, Any]]) -> list[bytes]:
+    return [encode_event(orjson.dumps(chunk)) for chunk in chunks]
 
 
 async def relayed_stream(

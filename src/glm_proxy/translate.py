@@ -232,6 +232,68 @@ class StreamTranslator:
                 self._feed_choice(upstream_choice, envelope, out)
         return out
 
+    def feed_many(self, chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Translate the chunks of one read from the backend: the same result as ``feed`` on
+        each, but consecutive plain-text deltas of a choice go through its parser at once.
+
+        The parser's events do not depend on how its text is cut, so this only changes how the
+        text is grouped into chunks: fewer and larger ones, for text that arrived together.
+        """
+        if not chunks:
+            return []
+        if self._base is None:  # the first chunk sets the stream's id, created and model
+            return self.feed(chunks[0]) + self.feed_many(chunks[1:])
+        out: list[dict[str, Any]] = []
+        pending: dict[int, list[str]] = {}
+        for chunk in chunks:
+            text = self._plain_text(chunk)
+            if text is None:
+                if pending:
+                    self._feed_texts(pending, out)
+                    pending = {}
+                out += self.feed(chunk)
+            else:
+                pending.setdefault(text[0], []).append(text[1])
+        if pending:
+            self._feed_texts(pending, out)
+        return out
+
+    def _plain_text(self, chunk: dict[str, Any]) -> tuple[int, str] | None:
+        """(index, text) of a chunk that is nothing but content for a choice already begun."""
+        if chunk.get("usage") is not None:
+            return None
+        if not chunk.keys() <= _OWN_FIELDS:  # extra fields: only the ones the last chunk had
+            last = self._last_envelope
+            for key, value in chunk.items():
+                if key not in _OWN_FIELDS and (key not in last or last[key] != value):
+                    return None
+        choices = chunk.get("choices")
+        if type(choices) is not list or len(choices) != 1:
+            return None
+        choice = choices[0]
+        if (
+            type(choice) is not dict
+            or not choice.keys() <= _PLAIN_CHOICE_FIELDS
+            or choice.get("finish_reason") is not None
+            or choice.get("logprobs") is not None
+        ):
+            return None
+        delta = choice.get("delta")
+        if type(delta) is not dict or delta.keys() != {"content"}:
+            return None
+        content = delta["content"]
+        index = choice.get("index") or 0
+        state = self._choices.get(index)
+        if type(content) is not str or type(index) is not int or state is None:
+            return None
+        return (index, content) if state.role_sent else None
+
+    def _feed_texts(self, texts: dict[int, list[str]], out: list[dict[str, Any]]) -> None:
+        envelope = self._last_envelope
+        for index, parts in texts.items():
+            delta = {"content": parts[0] if len(parts) == 1 else "".join(parts)}
+            self._feed_choice({"index": index, "delta": delta}, envelope, out)
+
     def close(self) -> list[dict[str, Any]]:
         """End of the upstream stream: flush every parser, then the finishes, then the usage."""
         if self._base is None:

@@ -131,6 +131,17 @@ class _Machine:
     # -- driving ---------------------------------------------------------------------------
 
     def feed(self, text: str) -> list[Event]:
+        if (
+            self._state == TEXT
+            and not self._buf
+            and not self._pending_ws
+            and not self._after_tag
+            and text
+            and not text[-1].isspace()
+            and "<" not in text
+        ):  # the common case, plain text: nothing to hold, nothing to look for
+            self._ws_passthrough = False
+            return [Reasoning(text) if self._reasoning else Content(text)]
         if text:
             data = self._buf + text if self._buf else text
             self._buf = ""
