@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import orjson
+from glm_proxy.errors import error_body
 
 DONE = b"data: [DONE]\n\n"
 """The last event of an OpenAI stream."""
@@ -197,5 +197,4 @@ def encode_error(
     param: str | None = None,
 ) -> bytes:
     """An error event in the OpenAI shape, sent when a stream fails after it started."""
-    body = {"error": {"message": message, "type": type, "param": param, "code": code}}
-    return b"data: " + orjson.dumps(body) + b"\n\n"
+    return b"data: " + error_body(message, type, param, code) + b"\n\n"
