@@ -1,0 +1,250 @@
+"""The suite's report as Markdown: the targets of issue 5 first, then every table behind them."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+
+from bench.figures import BACKEND, PROXY, RELAY, SERVERS, Results
+from bench.measure import Sample
+from bench.workloads import Workload
+
+MB = 1024  # KiB per MiB
+
+
+def render(results: Results, workloads: list[Workload]) -> list[str]:
+    lines = [
+        "# glm-proxy benchmark",
+        "",
+        f"{_machine()}; `scripts/bench`; {results.config.describe()}; "
+        f"whole suite {results.seconds:.0f} s.",
+        "Servers, load generator (`bench/loadgen.py`, closed loop over keep-alive connections, "
+        "latency = time to the last byte) and mock backend (`glm-proxy mock-backend`, no delay "
+        "unless said) share the machine's CPUs.",
+        "",
+    ]
+    for section in (_targets, _main, _overhead, _paced, _open_streams, _workers, _relays):
+        lines += section(results, workloads)
+    lines += ["## Parser (`bench/parser.py`)", "", *results.parser, ""]
+    return lines
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    python = ".".join(map(str, sys.version_info[:3]))
+    day = time.strftime("%Y-%m-%d")
+    return f"{day}, {os.cpu_count()} CPUs ({cpu}), Python {python}, {platform.system()}"
+
+
+def _targets(results: Results, workloads: list[Workload]) -> list[str]:
+    config, main, chunks = results.config, results.main, results.chunks
+    low, high = config.low, config.high
+    lines = ["## Targets (issue 5)", "", "| target | measured | goal | met |", "|---|---:|---|---|"]
+
+    def row(name: str, measured: str, goal: str, met: bool) -> None:
+        lines.append(f"| {name} | {measured} | {goal} | {'yes' if met else '**no**'} |")
+
+    direct, proxy = main.get(("chat", low, BACKEND)), main.get(("chat", low, PROXY))
+    if direct and proxy:
+        added = proxy.p50_ms - direct.p50_ms
+        row(f"added p50 latency, chat, c={low}", f"{added:.2f} ms", "<= 0.5 ms", added <= 0.5)
+    proxy = main.get(("chat", high, PROXY))
+    if proxy:
+        row(f"glm-proxy req/s, chat, c={high}", f"{proxy.rps:,.0f}", ">= 4,000", proxy.rps >= 4000)
+    paced = results.paced.get(PROXY)
+    if paced and paced.cpu_us is not None:
+        per_chunk = paced.cpu_us / chunks
+        name = f"glm-proxy CPU per streamed chunk, chunks paced, c={high}"
+        row(name, f"{per_chunk:.1f} us", "<= 10 us", per_chunk <= 10)
+    proxy = main.get(("stream", high, PROXY))
+    if proxy and proxy.cpu_us is not None:
+        per_chunk = proxy.cpu_us / chunks
+        name = f"glm-proxy CPU per streamed chunk, backend at full speed, c={high}"
+        row(name, f"{per_chunk:.1f} us", "<= 10 us", per_chunk <= 10)
+    relay = main.get(("stream", high, RELAY))
+    if proxy and relay:
+        ratio = proxy.rps / relay.rps if relay.rps else 0.0
+        name = f"streaming req/s, glm-proxy / relay, c={high}"
+        row(name, f"{ratio:.2f}", ">= 0.50", ratio >= 0.5)
+    for held in results.open_streams:
+        if held.server == PROXY:
+            met = (
+                held.errors == 0 and held.peak_open == held.streams and held.peak_rss_kb < 300 * MB
+            )
+            measured = (
+                f"{held.peak_rss_kb / MB:.0f} MB, {held.errors} errors, "
+                f"{held.peak_open:,} open at once"
+            )
+            row(f"{held.streams:,} streams open at once", measured, "< 300 MB, no errors", met)
+    return [*lines, ""]
+
+
+def _main(results: Results, workloads: list[Workload]) -> list[str]:
+    lines = [
+        "## Throughput and latency",
+        "",
+        "CPU = user + system time of that server's processes per request (warm-up included); "
+        f"per chunk = per request / {results.chunks} content chunks.",
+        "",
+        "| workload | c | server | req/s | p50 ms | p99 ms | CPU/req us | CPU/chunk us | errors |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for workload in workloads:
+        for c in results.config.concurrency:
+            for server in SERVERS:
+                sample = results.main.get((workload.name, c, server))
+                if sample is not None:
+                    chunks = results.chunks if workload.stream else 0
+                    lines.append(
+                        f"| {workload.name} | {c} | {server} | {_figures(sample, chunks)} |"
+                    )
+    lines += ["", *(f"- {w.name}: {w.label}" for w in workloads), ""]
+    return lines
+
+
+def _overhead(results: Results, workloads: list[Workload]) -> list[str]:
+    lines = [
+        "## What glm-proxy adds",
+        "",
+        "Added p50 = p50 through the server - p50 direct to the backend.",
+        "",
+        "| workload | c | added p50 ms, glm-proxy | added p50 ms, relay "
+        "| req/s glm-proxy / relay | CPU/req us glm-proxy / relay |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for workload in workloads:
+        for c in results.config.concurrency:
+            direct = results.main.get((workload.name, c, BACKEND))
+            relay = results.main.get((workload.name, c, RELAY))
+            proxy = results.main.get((workload.name, c, PROXY))
+            if not (direct and relay and proxy):
+                continue
+            ratio = proxy.rps / relay.rps if relay.rps else 0.0
+            lines.append(
+                f"| {workload.name} | {c} | {proxy.p50_ms - direct.p50_ms:.2f} "
+                f"| {relay.p50_ms - direct.p50_ms:.2f} | {ratio:.2f} "
+                f"| {_us(proxy.cpu_us)} / {_us(relay.cpu_us)} |"
+            )
+    return [*lines, ""]
+
+
+def _paced(results: Results, workloads: list[Workload]) -> list[str]:
+    if not results.paced:
+        return []
+    config = results.config
+    lines = [
+        f"## Streaming, chunks {config.paced_delay * 1000:g} ms apart (c={config.high})",
+        "",
+        "The backend writes each chunk on its own, as a model server does, so the proxies "
+        "read and translate them one at a time (at full speed they read many chunks at once).",
+        "",
+        "| server | req/s | p50 ms | p99 ms | CPU/req us | CPU/chunk us | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for server in SERVERS:
+        sample = results.paced.get(server)
+        if sample is not None:
+            lines.append(f"| {server} | {_figures(sample, results.chunks)} |")
+    return [*lines, ""]
+
+
+def _open_streams(results: Results, workloads: list[Workload]) -> list[str]:
+    if not results.open_streams:
+        return []
+    config = results.config
+    streams = results.open_streams[0].streams
+    lines = [
+        f"## {streams:,} streams open at once",
+        "",
+        f"One request per connection, all sent together; the backend waits "
+        f"{config.open_delay * 1000:g} ms between chunks so that they stay open. "
+        "Memory of a freshly started server: resident set before, and its high-water mark "
+        "(VmHWM).",
+        "",
+        "| server | streams | open at once | errors | RSS before MB | peak RSS MB "
+        "| KB per stream | CPU/chunk us | seconds |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for held in results.open_streams:
+        per_stream = (held.peak_rss_kb - held.rss_before_kb) / max(held.streams, 1)
+        lines.append(
+            f"| {held.server} | {held.streams:,} | {held.peak_open:,} | {held.errors} "
+            f"| {held.rss_before_kb / MB:.0f} | {held.peak_rss_kb / MB:.0f} | {per_stream:.0f} "
+            f"| {held.cpu_us_per_chunk:.1f} | {held.seconds:.1f} |"
+        )
+    return [*lines, ""]
+
+
+def _workers(results: Results, workloads: list[Workload]) -> list[str]:
+    if not results.workers:
+        return []
+    lines = [
+        f"## glm-proxy with several worker processes (c={results.config.high})",
+        "",
+        "| workload | workers | req/s | p50 ms | p99 ms | CPU/req us | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for workload in workloads:
+        for workers in results.config.workers:
+            sample = results.workers.get((workload.name, workers))
+            if sample is not None:
+                lines.append(
+                    f"| {workload.name} | {workers} | {sample.rps:,.0f} | {sample.p50_ms:.2f} "
+                    f"| {sample.p99_ms:.2f} | {_us(sample.cpu_us)} | {sample.errors} |"
+                )
+    return [*lines, ""]
+
+
+def _relays(results: Results, workloads: list[Workload]) -> list[str]:
+    if not results.relays:
+        return []
+    lines = [
+        "## The relay with other servers and upstream clients",
+        "",
+        "The same minimal relay (`bench/relay.py`); the first row of each block is the floor "
+        "used above.",
+        "",
+        "| workload | c | server | upstream client | req/s | p50 ms | p99 ms | CPU/req us "
+        "| errors |",
+        "|---|---:|---|---|---:|---:|---:|---:|---:|",
+    ]
+    concurrencies = sorted({key[3] for key in results.relays})
+    for workload in workloads:
+        for c in concurrencies:
+            for server, client in results.config.relay_variants:
+                sample = results.relays.get((server, client, workload.name, c))
+                if sample is not None:
+                    lines.append(
+                        f"| {workload.name} | {c} | {_server_name(server)} | {client} "
+                        f"| {sample.rps:,.0f} | {sample.p50_ms:.2f} | {sample.p99_ms:.2f} "
+                        f"| {_us(sample.cpu_us)} | {sample.errors} |"
+                    )
+    return [*lines, ""]
+
+
+def _server_name(server: str) -> str:
+    return "aiohttp.web" if server == "aiohttp" else "uvicorn (bare ASGI)"
+
+
+def _figures(sample: Sample, chunks: int) -> str:
+    per_chunk = "-"
+    if chunks and sample.cpu_us is not None:
+        per_chunk = f"{sample.cpu_us / chunks:.1f}"
+    return (
+        f"{sample.rps:,.0f} | {sample.p50_ms:.2f} | {sample.p99_ms:.2f} | {_us(sample.cpu_us)} "
+        f"| {per_chunk} | {sample.errors}"
+    )
+
+
+def _us(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
