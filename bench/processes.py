@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +26,7 @@ from types import TracebackType
 REPO = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 READY_TIMEOUT = 30.0
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 STOP_TIMEOUT = 5.0
 
 
@@ -195,9 +197,17 @@ class Services:
         self.running.remove(service)
 
     def close(self) -> None:
-        while self.running:
-            self.running.pop().stop()
-        self._temp.cleanup()
+        """Stop every server. A second Ctrl-C (``uv run`` forwards one, the terminal sends one)
+        or a SIGTERM must not cut this short, so both wait until the servers are stopped."""
+        main = threading.current_thread() is threading.main_thread()
+        handlers = [(s, signal.signal(s, signal.SIG_IGN)) for s in _STOP_SIGNALS] if main else []
+        try:
+            while self.running:
+                self.running.pop().stop()
+            self._temp.cleanup()
+        finally:
+            for signum, handler in handlers:
+                signal.signal(signum, handler)
 
     def __enter__(self) -> Services:
         return self
