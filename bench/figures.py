@@ -83,6 +83,8 @@ class Results:
     """(server, client, workload, concurrency) -> relay figures."""
     parser: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    foreign_load: float | None = None
+    """CPU share of the machine that other processes used during the run (noise)."""
 
     def errors(self) -> int:
         samples = [

@@ -150,6 +150,42 @@ class Service:
         _signal_group(self.process.pid, signal.SIGKILL)  # any worker left behind
 
 
+class MachineLoad:
+    """How much CPU the rest of the machine used between ``__init__`` and ``share()``: the
+    machine's busy time (``/proc/stat``) minus this process's and its waited-for children's
+    (every server and load generator, once stopped). Call ``share()`` after they are stopped."""
+
+    def __init__(self) -> None:
+        self.start_busy = _machine_busy_seconds()
+        self.start_own = _own_cpu_seconds()
+        self.start_time = time.monotonic()
+
+    def share(self) -> float | None:
+        """Other processes' CPU time as a fraction of the machine's capacity meanwhile."""
+        busy = _machine_busy_seconds()
+        if busy is None or self.start_busy is None:
+            return None
+        own = _own_cpu_seconds() - self.start_own
+        capacity = (time.monotonic() - self.start_time) * (os.cpu_count() or 1)
+        return max(0.0, (busy - self.start_busy - own) / capacity) if capacity > 0 else None
+
+
+def _machine_busy_seconds() -> float | None:
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = stat.readline().split()[1:]
+    except OSError:
+        return None
+    # user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+    busy = sum(int(value) for index, value in enumerate(fields[:8]) if index not in (3, 4))
+    return busy / CLOCK_TICKS
+
+
+def _own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def _signal_group(pgid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)

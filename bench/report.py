@@ -24,7 +24,7 @@ def render(results: Results, workloads: list[Workload]) -> list[str]:
         f"{results.config.describe()}; whole suite {results.seconds:.0f} s.",
         "Servers, load generator (`bench/loadgen.py`, closed loop over keep-alive connections, "
         "latency = time to the last byte) and mock backend (`glm-proxy mock-backend`, no delay "
-        "unless said) share the machine's CPUs.",
+        "unless said) share the machine's CPUs." + _noise(results.foreign_load),
         "",
     ]
     for section in (_targets, _main, _overhead, _paced, _open_streams, _workers, _relays):
@@ -46,6 +46,13 @@ def _machine() -> str:
     python = ".".join(map(str, sys.version_info[:3]))
     day = time.strftime("%Y-%m-%d")
     return f"{day}, {os.cpu_count()} CPUs ({cpu}), Python {python}, {platform.system()}"
+
+
+def _noise(share: float | None) -> str:
+    if share is None:
+        return ""
+    warning = " (**figures disturbed: rerun on a quiet machine**)" if share > 0.05 else ""
+    return f" Other processes used {share:.0%} of the CPUs meanwhile{warning}."
 
 
 def _revision() -> str:

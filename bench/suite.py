@@ -42,7 +42,7 @@ from bench.measure import (
     median_sample,
     run_loadgen,
 )
-from bench.processes import REPO, Service, Services
+from bench.processes import REPO, MachineLoad, Service, Services
 from bench.report import render
 from bench.workloads import CHUNK_SIZE, Workload, workloads
 
@@ -315,9 +315,11 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     config, out = parse_args(argv)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    load = MachineLoad()
     with Services() as services:
         suite = Suite(config, services)
         results = suite.run()
+    results.foreign_load = load.share()
     text = "\n".join(render(results, suite.workloads)) + "\n"
     print(text)
     out.parent.mkdir(parents=True, exist_ok=True)
