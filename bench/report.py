@@ -51,7 +51,7 @@ def _machine() -> str:
 def _noise(share: float | None) -> str:
     if share is None:
         return ""
-    warning = " (**figures disturbed: rerun on a quiet machine**)" if share > 0.05 else ""
+    warning = " (**figures disturbed: rerun on a quiet machine**)" if share > 0.10 else ""
     return f" Other processes used {share:.0%} of the CPUs meanwhile{warning}."
 
 
