@@ -1,28 +1,53 @@
 """The checks a chat completion request passes before it goes to the backend.
 
-Only what the proxy itself relies on is checked, by hand (no validation models on the hot
-path): the body is a JSON object, ``model`` is a string, ``messages`` a list, ``stream`` a
-boolean, ``tools`` a list of objects whose functions have names. Everything else is the
-backend's business and passes through untouched.
+Only what the proxy relies on, or what no backend could take, is checked, by hand (no
+validation models on the hot path); the first problem found is refused with a message that
+names its place (``'messages[2].role' must be a string, got a number``):
+
+- headers: the body is declared as JSON, or not declared at all, and is not compressed (415);
+- the body: UTF-8 JSON (400 ``invalid_encoding`` / ``invalid_json``), an object;
+- ``model`` a string, ``stream`` a boolean or null;
+- ``messages`` an array of objects, each with a string ``role``; ``content`` a string, an array
+  of objects, or null; ``tool_calls`` an array of objects or null;
+- ``tools`` an array of objects; a function tool has a ``function`` object with a non-empty
+  ``name``, a string ``description`` if any, and ``parameters`` that is a JSON Schema object
+  (``tool_schema.check_parameters``).
+
+Everything else is the backend's business and passes through untouched.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
-from glm_proxy.errors import BadRequest
+from glm_proxy.errors import BadRequest, UnsupportedMediaType, json_kind
+from glm_proxy.tool_schema import check_parameters
 
-_JSON_TYPES = {
-    dict: "an object",
-    list: "an array",
-    str: "a string",
-    int: "a number",
-    float: "a number",
-    bool: "a boolean",
-    type(None): "null",
-}
+
+def check_body_headers(headers: Iterable[tuple[bytes, bytes]]) -> None:
+    """Refuse (415) a body declared as something else than JSON, or compressed.
+
+    No ``Content-Type`` at all is accepted (minimal clients leave it out); ``application/json``
+    and ``application/*+json`` are, whatever their parameters.
+    """
+    for name, value in headers:
+        if name == b"content-type":
+            media_type = value.partition(b";")[0].strip().lower()
+            if media_type != b"application/json" and not (
+                media_type.startswith(b"application/") and media_type.endswith(b"+json")
+            ):
+                raise UnsupportedMediaType(
+                    f"Content-Type must be application/json, got {_shown(value)}: send the body "
+                    "as JSON with 'Content-Type: application/json' (curl: add -H "
+                    "'Content-Type: application/json')",
+                )
+        elif name == b"content-encoding" and value.strip().lower() not in (b"", b"identity"):
+            raise UnsupportedMediaType(
+                f"Content-Encoding {_shown(value)} is not supported: send the body uncompressed"
+            )
 
 
 def parse_chat_request(body: bytes) -> dict[str, Any]:
@@ -32,13 +57,17 @@ def parse_chat_request(body: bytes) -> dict[str, Any]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as error:
+        if str(error).startswith("str is not valid UTF-8"):
+            raise BadRequest(_utf8_problem(body), code="invalid_encoding") from None
         raise BadRequest(f"request body is not valid JSON: {error}", code="invalid_json") from None
     if not isinstance(data, dict):
         raise BadRequest(
-            f"request body must be a JSON object, got {_kind(data)}", code="invalid_json"
+            f"request body must be a JSON object, got {json_kind(data)}", code="invalid_json"
         )
     _require(data, "model", str)
-    _require(data, "messages", list)
+    messages = _require(data, "messages", list)
+    for index, message in enumerate(messages):
+        _check_message(index, message)
     stream = data.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise _wrong_type("stream", "a boolean", stream)
@@ -51,11 +80,40 @@ def parse_chat_request(body: bytes) -> dict[str, Any]:
     return data
 
 
-def _require(data: dict[str, Any], name: str, kind: type) -> None:
+def _require(data: dict[str, Any], name: str, kind: type) -> Any:
     if name not in data:
         raise BadRequest(f"missing required field '{name}'", param=name, code="missing_field")
-    if not isinstance(data[name], kind):
-        raise _wrong_type(name, _JSON_TYPES[kind], data[name])
+    value = data[name]
+    if not isinstance(value, kind):
+        raise _wrong_type(name, "a string" if kind is str else "an array", value)
+    return value
+
+
+def _check_message(index: int, message: object) -> None:
+    if not isinstance(message, dict):
+        raise _wrong_type(f"messages[{index}]", "an object", message)
+    role = message.get("role")
+    if not isinstance(role, str):
+        where = f"messages[{index}].role"
+        if role is None and "role" not in message:
+            raise BadRequest(f"missing required field '{where}'", param=where, code="missing_field")
+        raise _wrong_type(where, "a string", role)
+    content = message.get("content")
+    if content is not None and not isinstance(content, str):
+        if not isinstance(content, list):
+            raise _wrong_type(
+                f"messages[{index}].content", "a string, an array of parts or null", content
+            )
+        for number, part in enumerate(content):
+            if not isinstance(part, dict):
+                raise _wrong_type(f"messages[{index}].content[{number}]", "an object", part)
+    calls = message.get("tool_calls")
+    if calls is not None:
+        if not isinstance(calls, list):
+            raise _wrong_type(f"messages[{index}].tool_calls", "an array", calls)
+        for number, call in enumerate(calls):
+            if not isinstance(call, dict):
+                raise _wrong_type(f"messages[{index}].tool_calls[{number}]", "an object", call)
 
 
 def _check_tool(index: int, tool: object) -> None:
@@ -70,15 +128,31 @@ def _check_tool(index: int, tool: object) -> None:
     name = function.get("name")
     if not isinstance(name, str) or not name:
         raise _wrong_type(f"{where}.function.name", "a non-empty string", name)
+    description = function.get("description")
+    if description is not None and not isinstance(description, str):
+        raise _wrong_type(f"{where}.function.description", "a string", description)
+    parameters = function.get("parameters")
+    if parameters is not None:  # null, as absent: a function without parameters
+        check_parameters(parameters, f"{where}.function.parameters")
 
 
 def _wrong_type(name: str, expected: str, value: object) -> BadRequest:
     return BadRequest(
-        f"'{name}' must be {expected}, got {_kind(value)}", param=name, code="invalid_type"
+        f"'{name}' must be {expected}, got {json_kind(value)}", param=name, code="invalid_type"
     )
 
 
-def _kind(value: object) -> str:
-    if isinstance(value, str) and not value:
-        return "an empty string"
-    return _JSON_TYPES.get(type(value), type(value).__name__)
+def _utf8_problem(body: bytes) -> str:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return (
+            f"request body is not valid UTF-8 (byte 0x{body[error.start]:02x} at offset "
+            f"{error.start}): send JSON encoded as UTF-8"
+        )
+    return "request body is not valid UTF-8: send JSON encoded as UTF-8"
+
+
+def _shown(value: bytes) -> str:
+    text = value[:100].decode("latin-1")
+    return repr(text if text.isprintable() else text.encode("unicode_escape").decode("ascii"))

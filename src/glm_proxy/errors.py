@@ -6,10 +6,14 @@ failed, never the client)::
 
     ProxyError                    status, message, type, param, code
     ├── RequestError              the client's request is wrong (type "invalid_request_error")
-    │   ├── BadRequest            400  malformed JSON, missing or wrong-typed fields
+    │   ├── BadRequest            400  malformed JSON or UTF-8, missing or wrong-typed fields
+    │   ├── Unauthorized          401  no key, or a wrong one, while PROXY_API_KEY is set
+    │   ├── Forbidden             403  a client on another machine, which no setting let in
     │   ├── RouteNotFound         404  a path the proxy does not serve
     │   ├── MethodNotAllowed      405  a path it serves, with another method
-    │   └── BodyTooLarge          413  a body over MAX_BODY_SIZE
+    │   ├── BodyTooLarge          413  a body over MAX_BODY_SIZE
+    │   └── UnsupportedMediaType  415  a chat request whose body is declared as not JSON
+    ├── ShuttingDown              503  the request did not finish within SHUTDOWN_GRACE
     └── BackendError              the backend failed (type "backend_error")
         ├── BackendUnreachable    502  connection refused, unknown host, reset before answering
         ├── BackendTimeout        504  no answer within UPSTREAM_TIMEOUT
@@ -26,6 +30,23 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+
+_JSON_KINDS = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    type(None): "null",
+}
+
+
+def json_kind(value: object) -> str:
+    """What a decoded JSON value is, for messages: "an object", "a number", "an empty string"."""
+    if isinstance(value, str) and not value:
+        return "an empty string"
+    return _JSON_KINDS.get(type(value), type(value).__name__)
 
 
 def error_body(
@@ -64,6 +85,16 @@ class BadRequest(RequestError):
     code = "invalid_request"
 
 
+class Unauthorized(RequestError):
+    status = 401
+    code = "invalid_api_key"
+
+
+class Forbidden(RequestError):
+    status = 403
+    code = "remote_access_disabled"
+
+
 class RouteNotFound(RequestError):
     status = 404
     code = "unknown_route"
@@ -79,10 +110,32 @@ class BodyTooLarge(RequestError):
     code = "body_too_large"
 
 
+class UnsupportedMediaType(RequestError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class ShuttingDown(ProxyError):
+    """The proxy is stopping and the request ran past the grace period (clients may retry)."""
+
+    status = 503
+    code = "shutting_down"
+
+
 class BackendError(ProxyError):
     status = 502
     type = "backend_error"
     code = "backend_error"
+    partial: str | None = None
+    """What the backend sent of a non-streamed answer before it failed: the body gets it as
+    ``error.partial`` (an extra field clients ignore), so that no text is thrown away."""
+
+    def body(self) -> bytes:
+        if self.partial is None:
+            return super().body()
+        error = {"message": self.message, "type": self.type, "param": self.param}
+        error |= {"code": self.code, "partial": self.partial}
+        return orjson.dumps({"error": error})
 
 
 class BackendUnreachable(BackendError):
