@@ -2,10 +2,19 @@ from __future__ import annotations
 
 import io
 import logging
+import re
+from collections.abc import Callable
 
 import pytest
 
-from glm_proxy.access_log import ConsoleFormatter, RequestRecord, format_line, log_request
+from glm_proxy.access_log import (
+    ConsoleFormatter,
+    RequestRecord,
+    current_request_id,
+    format_line,
+    log_request,
+    request_id_from,
+)
 
 
 def record(**fields: object) -> RequestRecord:
@@ -76,16 +85,88 @@ def test_colour_marks_only_the_result(ok: bool, colour: str) -> None:
     assert ConsoleFormatter(colour=False).format(entry) == line
 
 
-def test_configure_logging_colours_only_a_terminal() -> None:
-    from glm_proxy.access_log import configure_logging
+def test_configure_logging_colours_only_a_terminal(
+    console_log: Callable[..., io.StringIO],
+) -> None:
+    stream = console_log("INFO")
+    log_request(record(status=200))
+    assert stream.getvalue().startswith("POST /v1/chat/completions ✓ 200 ")
+    assert "\x1b[" not in stream.getvalue()
 
-    root = logging.getLogger("glm_proxy")
-    saved = (root.handlers[:], root.level, root.propagate)
+
+@pytest.mark.parametrize(
+    ("level", "shown"),
+    [
+        ("DEBUG", ["ok", "health", "failed", "info", "warning", "error"]),
+        ("INFO", ["ok", "failed", "info", "warning", "error"]),
+        ("WARNING", ["ok", "failed", "warning", "error"]),
+        ("ERROR", ["error"]),
+        ("CRITICAL", []),
+    ],
+)
+def test_request_lines_show_at_every_level_but_error_and_critical(
+    console_log: Callable[..., io.StringIO], level: str, shown: list[str]
+) -> None:
+    stream = console_log(level)
+    log_request(record(status=200, model="ok"))
+    log_request(record(method="GET", path="/health", status=200, model="health"))
+    log_request(record(status=502, model="failed"))
+    other = logging.getLogger("glm_proxy.stream")
+    other.info("info")
+    other.warning("warning")
+    other.error("error")
+    written = [
+        line.split()[-1] if "✓" not in line and "✗" not in line else line.split()[4]
+        for line in stream.getvalue().splitlines()
+    ]
+    assert written == shown
+
+
+def test_a_line_ends_with_the_request_id_of_its_record_or_of_the_running_request() -> None:
+    formatter = ConsoleFormatter(colour=False)
+    entry = logging.LogRecord("glm_proxy.stream", logging.WARNING, "", 0, "hello", None, None)
+    assert formatter.format(entry) == "hello"
+    token = current_request_id.set("abc123")
     try:
-        stream = io.StringIO()
-        configure_logging("INFO", stream)
-        log_request(record(status=200))
-        assert stream.getvalue().startswith("POST /v1/chat/completions ✓ 200 ")
-        assert "\x1b[" not in stream.getvalue()
+        assert formatter.format(entry) == "hello req=abc123"
+        entry.request_id = "given"
+        assert formatter.format(entry) == "hello req=given"
     finally:
-        root.handlers[:], root.level, root.propagate = saved[0], saved[1], saved[2]
+        current_request_id.reset(token)
+
+
+def test_a_traceback_comes_after_the_request_id() -> None:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        import sys
+
+        entry = logging.LogRecord(
+            "glm_proxy.app", logging.ERROR, "", 0, "failed", None, sys.exc_info()
+        )
+    entry.request_id = "r1"
+    first, *rest = ConsoleFormatter(colour=False).format(entry).splitlines()
+    assert first == "failed req=r1"
+    assert rest[0] == "Traceback (most recent call last):"
+    assert rest[-1] == "ValueError: boom"
+
+
+def test_keys_are_hidden_wherever_they_appear() -> None:
+    formatter = ConsoleFormatter(colour=False, hidden=["sk-secret-1", "short", ""])
+    entry = logging.LogRecord(
+        "glm_proxy.app", logging.DEBUG, "", 0, "body %s", ("key=sk-secret-1 short",), None
+    )
+    assert formatter.format(entry) == "body key=*** short"  # keys under 8 characters stay
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [(b"abc", True), (b"A.b_c:d/e+f=g@h-i", True), (b"", False), (b"a b", False), (None, False)],
+)
+def test_request_id_from(given: bytes | None, kept: bool) -> None:
+    request_id = request_id_from(given)
+    if kept:
+        assert given is not None
+        assert request_id == given.decode()
+    else:
+        assert re.fullmatch(r"[0-9a-f]{16}", request_id)

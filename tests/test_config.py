@@ -17,6 +17,9 @@ def test_defaults_without_any_setting() -> None:
     assert settings.reasoning_field == "reasoning_content"
     assert settings.max_body_size == 32 * 1024 * 1024
     assert settings.parser_max_buffer == 1 << 20
+    assert settings.proxy_api_keys == ()
+    assert settings.allow_remote is False
+    assert settings.shutdown_grace == 10.0
 
 
 def test_every_setting_is_read_from_the_environment() -> None:
@@ -32,6 +35,9 @@ def test_every_setting_is_read_from_the_environment() -> None:
         "REASONING_FIELD": "reasoning",
         "MAX_BODY_SIZE": "2M",
         "PARSER_MAX_BUFFER": "4096",
+        "PROXY_API_KEY": " sk-one , sk-two,",
+        "ALLOW_REMOTE": "yes",
+        "SHUTDOWN_GRACE": "2.5",
     }
     assert set(env) == set(DEFAULTS)
     settings = load_settings(env)
@@ -44,6 +50,9 @@ def test_every_setting_is_read_from_the_environment() -> None:
     assert settings.reasoning_field == "reasoning"
     assert settings.max_body_size == 2 * 1024 * 1024
     assert settings.parser_max_buffer == 4096
+    assert settings.proxy_api_keys == ("sk-one", "sk-two")
+    assert settings.allow_remote is True
+    assert settings.shutdown_grace == 2.5
 
 
 def test_overrides_win_over_the_environment_and_none_means_not_given() -> None:
@@ -74,6 +83,11 @@ def test_an_empty_api_key_means_none() -> None:
         ("MAX_BODY_SIZE", "lots", "a positive number of bytes"),
         ("PARSER_MAX_BUFFER", "-1", "a positive number of bytes"),
         ("HOST", " ", "a non-empty value"),
+        ("PROXY_API_KEY", "my key", "comma-separated keys of visible ASCII characters"),
+        ("PROXY_API_KEY", "clé", "comma-separated keys of visible ASCII characters"),
+        ("ALLOW_REMOTE", "sometimes", "true or false"),
+        ("SHUTDOWN_GRACE", "-1", "a number of seconds, 0 or more"),
+        ("SHUTDOWN_GRACE", "later", "a number of seconds, 0 or more"),
     ],
 )
 def test_a_bad_value_names_the_setting(name: str, value: str, expected: str) -> None:
@@ -90,11 +104,23 @@ def test_an_unknown_override_is_refused() -> None:
 
 
 def test_the_key_is_not_repeated_in_an_error_message() -> None:
-    # OPENAI_API_KEY has no invalid value today; the rule protects any future *KEY* setting.
     from glm_proxy.config import _bad
 
     error = _bad("OPENAI_API_KEY", {"OPENAI_API_KEY": "sk-secret"}, "something")
     assert "sk-secret" not in str(error)
+    with pytest.raises(SettingsError) as raised:
+        load_settings({"PROXY_API_KEY": "sk-good,sk bad"})
+    assert "sk" not in str(raised.value).removeprefix("PROXY_API_KEY")
+
+
+def test_keys_do_not_show_in_the_settings_repr() -> None:
+    settings = load_settings({"OPENAI_API_KEY": "sk-backend-1", "PROXY_API_KEY": "sk-client-1"})
+    assert "sk-backend-1" not in repr(settings)
+    assert "sk-client-1" not in repr(settings)
+
+
+def test_a_zero_grace_ends_requests_at_once() -> None:
+    assert load_settings({"SHUTDOWN_GRACE": "0"}).shutdown_grace == 0.0
 
 
 @pytest.mark.parametrize(
@@ -153,6 +179,9 @@ def test_settings_survive_a_round_trip_through_the_environment() -> None:
             "GLM_THINKING_START": "true",
             "UPSTREAM_TIMEOUT": "0.25",
             "PORT": "0",
+            "PROXY_API_KEY": "k1,k2",
+            "ALLOW_REMOTE": "true",
+            "SHUTDOWN_GRACE": "0.5",
         }
     )
     assert load_settings(settings_to_env(settings)) == settings

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from conftest import free_port, start, wait_healthy
 from glm_proxy.cli import main
 from glm_proxy.commands.serve import read_environment, worker_app
-from glm_proxy.config import load_settings, settings_to_env
+from glm_proxy.config import Settings, load_settings, settings_to_env
 from scripted_backend import ScriptedBackend
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +59,76 @@ def test_a_bad_setting_stops_with_one_line_and_exit_code_2(
     assert captured.err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--host", "0.0.0.0"], {}),
+        ([], {"HOST": "192.168.1.20"}),
+        (["--host", "::"], {"ALLOW_REMOTE": "false"}),
+    ],
+)
+def test_listening_beyond_this_machine_without_a_key_is_refused_in_one_line(
+    clean_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    env: dict[str, str],
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("glm_proxy.commands.serve.serve", _must_not_serve)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("glm-proxy: HOST=")
+    assert "lets other machines in and PROXY_API_KEY is not set: set PROXY_API_KEY, or " in err
+    assert "ALLOW_REMOTE=true (--allow-remote)" in err
+    assert err.count("\n") == 1
+
+
+def _must_not_serve(settings: Settings, **options: object) -> None:
+    raise AssertionError("the proxy was started")
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--host", "0.0.0.0", "--allow-remote"], {}),
+        (["--host", "0.0.0.0"], {"ALLOW_REMOTE": "true"}),
+        (["--host", "0.0.0.0"], {"PROXY_API_KEY": "sk-proxy-key"}),
+        (["--host", "localhost"], {}),
+    ],
+)
+def test_a_key_or_allow_remote_lets_it_listen_beyond_this_machine(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str]
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    served: list[Settings] = []
+    monkeypatch.setattr(
+        "glm_proxy.commands.serve.serve", lambda settings, **options: served.append(settings)
+    )
+    assert main(args) == 0
+    [settings] = served
+    assert settings.host == args[1]
+
+
+def test_the_docker_image_settings_pass_the_listening_check() -> None:
+    # The image listens on 0.0.0.0 behind the container's port mapping (see the Dockerfile).
+    from glm_proxy.auth import exposure_problem
+
+    env: dict[str, str] = {}
+    text = (ROOT / "Dockerfile").read_text()
+    for line in text.splitlines():
+        for part in line.removeprefix("ENV ").strip().rstrip("\\").split():
+            name, sep, value = part.partition("=")
+            if sep and name.isupper():
+                env[name] = value.strip('"')
+    assert env["HOST"] == "0.0.0.0"
+    settings = load_settings(env)
+    assert exposure_problem(settings) is None
+    assert settings.shutdown_grace < 10  # docker stop kills after 10 s
+
+
 def test_a_bad_value_in_the_env_file_names_the_setting(
     clean_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -95,49 +162,6 @@ def test_worker_processes_build_their_app_from_the_environment(
 
 
 # --- real processes -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def started() -> Iterator[list[subprocess.Popen[bytes]]]:
-    processes: list[subprocess.Popen[bytes]] = []
-    yield processes
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
-
-
-def start(
-    started: list[subprocess.Popen[bytes]], args: list[str], backend: ScriptedBackend
-) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "OPENAI_BASE_URL": backend.url, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(args, cwd=ROOT, env=env, stderr=subprocess.PIPE)
-    started.append(process)
-    return process
-
-
-def wait_healthy(process: subprocess.Popen[bytes], port: int) -> httpx.Response:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited"
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise AssertionError("the server did not answer /health")
 
 
 @pytest.mark.parametrize(

@@ -1,26 +1,42 @@
 """One log line per request, written when the request has finished.
 
-    POST /v1/chat/completions ✓ 200 glm-4.5-air 3 msgs 2 tools stream 12.3ms 2 tool calls
+    POST /v1/chat/completions ✓ 200 glm-4.5 3 msgs stream 12.3ms 2 tool calls req=9f86d081884c7d65
 
 Method, path (never the query string), ✓ or ✗, status, then what the proxy learnt of the request
 (model, message and tool counts, ``stream``), the time until the last byte was sent, and how
 many tool calls the proxy converted. A failure ends with its error code (``backend_timeout``);
 a stream that failed after it started shows ✗ with status 200. Successful requests are logged at
-INFO, failures at WARNING. Headers are never logged (they hold API keys); request and response
-bodies only at DEBUG, by the app.
+INFO (successful health checks at DEBUG), failures at WARNING. Headers are never logged (they
+hold API keys); request and response bodies only at DEBUG, by the app.
+
+Every line written while a request is handled ends with its id (``req=...``, the
+``x-request-id`` of the response): ``current_request_id`` holds it for the request's task.
 
 The library only logs to the ``glm_proxy`` logger; ``configure_logging`` is for entry points.
+It shows the request lines at every level but ERROR and CRITICAL (at the default, WARNING,
+only they and warnings show), and hides the keys it is given wherever they would appear.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import sys
 import time
+from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TextIO
 
 logger = logging.getLogger("glm_proxy.access")
+
+current_request_id: ContextVar[str] = ContextVar("glm_proxy_request_id", default="")
+"""The id of the request whose task is running ("" outside requests)."""
+
+_SANE_ID = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,128}")
+MIN_SECRET_LENGTH = 8
+"""Shorter keys are not hidden in log lines (hiding "glm" would garble every model name)."""
 
 _GREEN, _RED, _DIM, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[2m", "\x1b[0m"
 
@@ -47,6 +63,13 @@ class RequestRecord:
         return self.error is None and 0 < self.status < 400
 
 
+def request_id_from(value: bytes | None) -> str:
+    """The client's ``x-request-id`` when it is sane (1-128 of ``A-Za-z0-9._:/+=@-``), else new."""
+    if value is not None and _SANE_ID.fullmatch(value):
+        return value.decode("ascii")
+    return secrets.token_hex(8)
+
+
 def format_line(record: RequestRecord, finished: float) -> str:
     parts = [record.method, _printable(record.path), "✓" if record.ok else "✗", str(record.status)]
     if record.model is not None:
@@ -65,23 +88,41 @@ def format_line(record: RequestRecord, finished: float) -> str:
     return " ".join(parts)
 
 
+QUIET_PATHS = frozenset({"/health", "/health/ready"})
+"""Health checkers poll these: their successes are logged at DEBUG only."""
+
+
 def log_request(record: RequestRecord) -> None:
     """Write the record's line (INFO on success, WARNING on failure) if that level is enabled."""
-    level = logging.INFO if record.ok else logging.WARNING
+    if record.ok:
+        level = logging.DEBUG if record.path in QUIET_PATHS else logging.INFO
+    else:
+        level = logging.WARNING
     if logger.isEnabledFor(level):
         line = format_line(record, time.perf_counter())
         logger.log(level, line, extra={"request_id": record.request_id, "ok": record.ok})
 
 
 class ConsoleFormatter(logging.Formatter):
-    """Plain lines; with ``colour``, access lines get a green ✓ or red ✗ and status."""
+    """Plain lines ending with the request's id; with ``colour``, access lines get a green ✓ or
+    red ✗ and status. ``hidden``: keys replaced by ``***`` wherever they appear."""
 
-    def __init__(self, colour: bool):
-        super().__init__("%(message)s")
+    def __init__(self, colour: bool, hidden: Iterable[str] = ()):
+        super().__init__()
         self.colour = colour
+        self.hidden = tuple(key for key in hidden if len(key) >= MIN_SECRET_LENGTH)
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        line = record.getMessage()
+        request_id = getattr(record, "request_id", None) or current_request_id.get()
+        if request_id:
+            line += f" req={request_id}"
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line += "\n" + record.exc_text
+        for key in self.hidden:
+            line = line.replace(key, "***")
         if not self.colour:
             return line
         ok = getattr(record, "ok", None)
@@ -95,15 +136,18 @@ class ConsoleFormatter(logging.Formatter):
         return f"{before} {colour}{mark} {status}{_RESET} {rest}" if sep else line
 
 
-def configure_logging(level: str, stream: TextIO | None = None) -> None:
-    """Send the ``glm_proxy`` logger's records at ``level`` and above to ``stream`` (stderr)."""
+def configure_logging(level: str, stream: TextIO | None = None, hidden: Iterable[str] = ()) -> None:
+    """Send the ``glm_proxy`` logger's records at ``level`` and above to ``stream`` (stderr),
+    and the request lines too unless ``level`` is ERROR or CRITICAL; ``hidden``: keys to mask."""
     stream = sys.stderr if stream is None else stream
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(ConsoleFormatter(colour=_is_terminal(stream)))
+    handler.setFormatter(ConsoleFormatter(colour=_is_terminal(stream), hidden=hidden))
     root = logging.getLogger("glm_proxy")
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+    number = logging.getLevelNamesMapping()[level]
+    logger.setLevel(number if number >= logging.ERROR else min(number, logging.INFO))
 
 
 def _is_terminal(stream: TextIO) -> bool:

@@ -6,17 +6,17 @@
 Routes:
     POST /v1/chat/completions, /chat/completions   GLM models: translated; others: relayed
     ANY  /v1/...                                   relayed to the backend unchanged
-    GET  /health                                   answers without the backend
+    GET  /health                                   answers without the backend (and without a key)
     GET  /health/ready                             asks the backend for its model list
 
-The hot path stays lean: the raw body is parsed once with orjson, only ``model``, ``messages``,
-``stream`` and ``tools`` are checked, and the original bytes go to the backend unchanged.
+Every request passes ``RequestMiddleware`` first (request id, access log, keys, shutdown).
+The hot path stays lean: the raw body is parsed once with orjson, checked by hand
+(``chat_request``), and the original bytes go to the backend unchanged.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -27,10 +27,9 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from glm_proxy.access_log import RequestRecord, log_request
-from glm_proxy.chat_request import parse_chat_request
+from glm_proxy.access_log import RequestRecord
+from glm_proxy.chat_request import check_body_headers, parse_chat_request
 from glm_proxy.config import Settings
 from glm_proxy.errors import (
     BackendBadResponse,
@@ -43,6 +42,8 @@ from glm_proxy.errors import (
     RouteNotFound,
     error_body,
 )
+from glm_proxy.middleware import RECORD, RequestMiddleware, internal_error
+from glm_proxy.shutdown import Drain
 from glm_proxy.streaming import (
     SSE_HEADERS,
     UpstreamStreamResponse,
@@ -54,8 +55,7 @@ from glm_proxy.upstream import Upstream, response_headers
 
 logger = logging.getLogger("glm_proxy.app")
 
-RECORD = "glm_proxy.record"
-"""Key of the request's ``RequestRecord`` in the ASGI scope."""
+__all__ = ["RECORD", "Proxy", "create_app"]
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
 RELAY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 READ_WHOLE_LIMIT = 1 << 20
@@ -65,13 +65,16 @@ READ_WHOLE_LIMIT = 1 << 20
 def create_app(settings: Settings) -> FastAPI:
     """The proxy as an ASGI app; the upstream session lives as long as the app's lifespan."""
     proxy = Proxy(settings)
+    drain = Drain(settings.shutdown_grace)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await proxy.upstream.start()
+        drain.started()
         try:
             yield
         finally:
+            drain.stopped()
             await proxy.upstream.close()
 
     app = FastAPI(
@@ -87,8 +90,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(ClientDisconnect, _client_disconnect)
     app.add_exception_handler(Exception, _internal_error)
-    app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(RequestMiddleware, settings=settings, drain=drain)
     app.state.settings = settings
+    app.state.drain = drain
+    # Whatever a backend echoes, its key does not reach the client (JSON-escaped or not).
+    key = settings.api_key
+    app.state.hidden = (key.encode(), orjson.dumps(key)[1:-1]) if key else ()
     return app
 
 
@@ -102,6 +109,7 @@ class Proxy:
 
     async def chat_completions(self, request: Request) -> Response:
         record: RequestRecord = request.scope[RECORD]
+        check_body_headers(request.scope["headers"])
         body = await self._read_body(request)
         data = parse_chat_request(body)
         model: str = data["model"]
@@ -236,47 +244,15 @@ class Proxy:
         return completion
 
 
-class RequestLogMiddleware:
-    """Gives each request a ``RequestRecord`` and an ``x-request-id``; logs it when done."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = ""
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                request_id = value.decode("latin-1")[:128]
-                break
-        if not request_id:
-            request_id = secrets.token_hex(8)
-        record = RequestRecord(scope["method"], scope["path"], request_id)
-        scope[RECORD] = record
-        id_header = (b"x-request-id", request_id.encode("latin-1"))
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                record.status = message["status"]
-                message["headers"] = [*message.get("headers", ()), id_header]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        except BaseException:
-            if record.status == 0:
-                record.status, record.error = 500, "internal_error"
-            raise
-        finally:
-            log_request(record)
-
-
 async def _proxy_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ProxyError)
     request.scope[RECORD].error = error.code
-    return Response(error.body(), error.status, media_type="application/json")
+    body = error.body()
+    if isinstance(error, BackendError):  # it may quote what the backend said
+        for hidden in request.app.state.hidden:
+            if hidden in body:
+                body = body.replace(hidden, b"***")
+    return Response(body, error.status, media_type="application/json")
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -315,13 +291,9 @@ async def _client_disconnect(request: Request, error: Exception) -> Response:
 
 
 async def _internal_error(request: Request, error: Exception) -> Response:
+    """The outermost backstop: ``RequestMiddleware`` itself failed (it answers all else)."""
     logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
-    body = error_body(
-        f"glm-proxy failed unexpectedly ({type(error).__name__}); see its log",
-        "proxy_error",
-        code="internal_error",
-    )
-    return Response(body, 500, media_type="application/json")
+    return Response(internal_error(error).body(), 500, media_type="application/json")
 
 
 def _too_large(limit: int) -> BodyTooLarge:

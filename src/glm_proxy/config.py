@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -28,6 +28,9 @@ DEFAULTS: dict[str, str] = {
     "REASONING_FIELD": "reasoning_content",
     "MAX_BODY_SIZE": str(32 << 20),
     "PARSER_MAX_BUFFER": str(1 << 20),
+    "PROXY_API_KEY": "",
+    "ALLOW_REMOTE": "false",
+    "SHUTDOWN_GRACE": "10",
 }
 """Every setting the proxy reads, with its default as it would be written in ``.env``."""
 
@@ -36,6 +39,9 @@ _GLM_VERSION = re.compile(r"glm[-_ ]?(\d+)(?:\.(\d+))?")
 _FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SIZE = re.compile(r"(\d+)\s*([kmg]?)(?:i?b)?", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+# What a client can send in an Authorization or x-api-key header: visible ASCII, no comma.
+_CLIENT_KEY = re.compile(r"[!-+\--~]+")
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 class SettingsError(ValueError):
@@ -46,7 +52,7 @@ class SettingsError(ValueError):
 class Settings:
     base_url: str = DEFAULTS["OPENAI_BASE_URL"]
     """The backend's OpenAI-compatible base URL, without a trailing slash."""
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     """Key sent to the backend; None forwards the client's own ``Authorization`` header."""
     host: str = DEFAULTS["HOST"]
     port: int = 8082
@@ -60,6 +66,12 @@ class Settings:
     reasoning_field: str = "reasoning_content"
     max_body_size: int = 32 << 20
     parser_max_buffer: int = 1 << 20
+    proxy_api_keys: tuple[str, ...] = field(default=(), repr=False)
+    """Keys clients must present (``Authorization: Bearer`` or ``x-api-key``); empty: none."""
+    allow_remote: bool = False
+    """Serve clients on other machines without ``proxy_api_keys`` (the Docker image sets it)."""
+    shutdown_grace: float = 10.0
+    """Seconds that requests in flight get to finish after SIGTERM/SIGINT."""
 
     def is_glm(self, model: str) -> bool:
         """Whether requests for ``model`` get GLM handling (case-insensitive substring match)."""
@@ -101,6 +113,9 @@ def load_settings(
         reasoning_field=_field_name(values, "REASONING_FIELD"),
         max_body_size=_size(values, "MAX_BODY_SIZE"),
         parser_max_buffer=_size(values, "PARSER_MAX_BUFFER"),
+        proxy_api_keys=_client_keys(values, "PROXY_API_KEY"),
+        allow_remote=_boolean(values, "ALLOW_REMOTE"),
+        shutdown_grace=_seconds(values, "SHUTDOWN_GRACE", allow_zero=True),
     )
 
 
@@ -119,6 +134,9 @@ def settings_to_env(settings: Settings) -> dict[str, str]:
         "REASONING_FIELD": settings.reasoning_field,
         "MAX_BODY_SIZE": str(settings.max_body_size),
         "PARSER_MAX_BUFFER": str(settings.parser_max_buffer),
+        "PROXY_API_KEY": ",".join(settings.proxy_api_keys),
+        "ALLOW_REMOTE": "true" if settings.allow_remote else "false",
+        "SHUTDOWN_GRACE": repr(settings.shutdown_grace),
     }
 
 
@@ -184,13 +202,16 @@ def _integer(values: Mapping[str, str], name: str, low: int, high: int) -> int:
     return number
 
 
-def _seconds(values: Mapping[str, str], name: str) -> float:
+def _seconds(values: Mapping[str, str], name: str, *, allow_zero: bool = False) -> float:
     try:
         seconds = float(values[name].strip())
     except ValueError:
         seconds = -1.0
+    if allow_zero and seconds == 0:
+        return seconds
     if not 0 < seconds < float("inf"):
-        raise _bad(name, values, "a positive number of seconds")
+        zero = "a number of seconds, 0 or more"
+        raise _bad(name, values, zero if allow_zero else "a positive number of seconds")
     return seconds
 
 
@@ -210,11 +231,24 @@ def _patterns(values: Mapping[str, str], name: str) -> tuple[str, ...]:
 
 def _tristate(values: Mapping[str, str], name: str) -> bool | None:
     value = values[name].strip().lower()
-    states: dict[str, bool | None] = {"auto": None, "true": True, "1": True, "yes": True}
-    states.update({"false": False, "0": False, "no": False})
+    states: dict[str, bool | None] = {"auto": None, **_BOOLEANS}
     if value not in states:
         raise _bad(name, values, "auto, true or false")
     return states[value]
+
+
+def _boolean(values: Mapping[str, str], name: str) -> bool:
+    value = values[name].strip().lower()
+    if value not in _BOOLEANS:
+        raise _bad(name, values, "true or false")
+    return _BOOLEANS[value]
+
+
+def _client_keys(values: Mapping[str, str], name: str) -> tuple[str, ...]:
+    keys = tuple(key.strip() for key in values[name].split(",") if key.strip())
+    if not all(_CLIENT_KEY.fullmatch(key) for key in keys):
+        raise _bad(name, values, "comma-separated keys of visible ASCII characters, no spaces")
+    return keys
 
 
 def _field_name(values: Mapping[str, str], name: str) -> str:

@@ -2,13 +2,18 @@
 
 Settings come from the environment merged over a ``.env`` file in the working directory (the
 environment wins), and flags override both. A bad value stops start-up with one line that
-names the setting, and exit code 2.
+names the setting, and exit code 2; so does a HOST other machines can reach while neither
+PROXY_API_KEY nor ALLOW_REMOTE (``--allow-remote``) is set.
+
+SIGTERM stops the proxy like Ctrl-C: requests in flight get SHUTDOWN_GRACE seconds
+(``glm_proxy.shutdown``), and the exit code is 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +25,8 @@ if TYPE_CHECKING:
     from glm_proxy.config import Settings
 
 EXIT_BAD_SETTINGS = 2
+SHUTDOWN_BACKSTOP = 5.0
+"""Seconds past SHUTDOWN_GRACE after which uvicorn itself cancels what still runs."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +38,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--log-level",
-        help="DEBUG, INFO (one line per request), WARNING (the default), ERROR (LOG_LEVEL)",
+        help="DEBUG (also bodies), INFO, WARNING (the default: request lines and warnings), "
+        "ERROR (no request lines), CRITICAL (LOG_LEVEL)",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        default=None,
+        help="serve other machines without PROXY_API_KEY: anyone who reaches HOST may use the "
+        "proxy and its backend key (ALLOW_REMOTE=true)",
     )
     parser.add_argument(
         "--reload", action="store_true", help="restart when the code changes (development)"
@@ -43,6 +58,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from glm_proxy.auth import exposure_problem
     from glm_proxy.config import SettingsError, load_settings
 
     overrides = {
@@ -50,12 +66,16 @@ def run(args: argparse.Namespace) -> int:
         "PORT": args.port,
         "OPENAI_BASE_URL": args.base_url,
         "LOG_LEVEL": args.log_level,
+        "ALLOW_REMOTE": "true" if args.allow_remote else None,
     }
     try:
         env = read_environment(args.env_file)
         settings = load_settings(env, overrides)
         if args.workers is not None and args.workers < 1:
             raise SettingsError(f"--workers: expected a positive number, got {args.workers}")
+        problem = exposure_problem(settings)
+        if problem is not None:
+            raise SettingsError(problem)
     except SettingsError as error:
         print(f"glm-proxy: {error}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
@@ -87,7 +107,7 @@ def serve(settings: Settings, *, reload: bool = False, workers: int | None = Non
     from glm_proxy.app import create_app
     from glm_proxy.config import settings_to_env
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, hidden=_hidden(settings))
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -96,8 +116,12 @@ def serve(settings: Settings, *, reload: bool = False, workers: int | None = Non
         "http": "httptools",
         "ws": "none",
         "lifespan": "on",
+        "timeout_graceful_shutdown": settings.shutdown_grace + SHUTDOWN_BACKSTOP,
     }
     print(_banner(settings), file=sys.stderr, flush=True)
+    # uvicorn raises the signal again once it has shut down: SIGTERM then ends like Ctrl-C,
+    # which uvicorn.run absorbs (exit code 0), instead of killing the process.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if reload or (workers or 1) > 1:
         # Each worker builds its app from the environment: hand the final settings down.
         os.environ.update(settings_to_env(settings))
@@ -131,16 +155,22 @@ def environment_app(env: Mapping[str, str] | None = None) -> FastAPI:
     except SettingsError as error:
         print(f"glm-proxy: {error}", file=sys.stderr)
         raise SystemExit(EXIT_BAD_SETTINGS) from None
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, hidden=_hidden(settings))
     logging.getLogger("uvicorn.access").disabled = True
     return create_app(settings)
+
+
+def _hidden(settings: Settings) -> tuple[str, ...]:
+    """The keys that log lines must not show."""
+    return (*((settings.api_key,) if settings.api_key else ()), *settings.proxy_api_keys)
 
 
 def _banner(settings: Settings) -> str:
     models = "all models" if settings.glm_models == ("*",) else "models matching "
     if settings.glm_models != ("*",):
         models += ", ".join(repr(p) for p in settings.glm_models)
+    access = "clients need a key" if settings.proxy_api_keys else "no client key"
     return (
         f"glm-proxy on http://{settings.host}:{settings.port}/v1 -> "
-        f"{settings.public_base_url()} (GLM handling for {models})"
+        f"{settings.public_base_url()} (GLM handling for {models}; {access})"
     )
