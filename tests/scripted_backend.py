@@ -24,13 +24,14 @@ from aiohttp import web
 
 CREATED = 1_700_000_000
 DEFAULT_USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+DEFAULT_CONTENT = "Hello! How can I help you today?"
 
 
 @dataclass(frozen=True)
 class Script:
     """How the backend answers one chat completion request."""
 
-    content: str | list[str] = "Hello! How can I help you today?"
+    content: str | list[str] = DEFAULT_CONTENT
     """The raw model output; a list gives one choice per element (``n > 1``)."""
     reasoning: str | None = None
     """Reasoning the backend itself split off, sent before the content in ``reasoning_field``."""
@@ -69,7 +70,10 @@ class RecordedRequest:
 
 
 class ScriptedBackend:
-    def __init__(self) -> None:
+    def __init__(self, keep_alive: bool = True) -> None:
+        self.keep_alive = keep_alive
+        """False: every answer closes its connection, so the proxy pools none (tests that
+        count the proxy's connections then know exactly how many it should hold)."""
         self.scripts: deque[Script] = deque()
         self.default = Script()
         self.requests: list[RecordedRequest] = []
@@ -127,6 +131,8 @@ class ScriptedBackend:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
         app.router.add_route("*", "/v1/{tail:.*}", self._echo)
+        if not self.keep_alive:
+            app.on_response_prepare.append(_close_after)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
         site = web.SockSite(self._runner, sock)
@@ -210,6 +216,11 @@ class ScriptedBackend:
         finally:
             self.open_streams -= 1
         return response
+
+
+async def _close_after(request: web.Request, response: web.StreamResponse) -> None:
+    response.force_close()
+    response.headers["Connection"] = "close"  # aiohttp closes, but would not say so
 
 
 def completion(script: Script, model: str) -> dict[str, Any]:

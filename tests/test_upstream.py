@@ -62,13 +62,31 @@ def test_urls_keep_the_base_path_and_the_raw_query() -> None:
             aiohttp.ClientOSError(104, "Connection reset by peer"),
             True,
             BackendUnreachable,
+            "reset the connection in the middle of its answer",
+        ),
+        (
+            aiohttp.ClientPayloadError(
+                "Response payload is not completed: <ContentLengthError: 400, message='Not "
+                "enough data to satisfy content length header (received 60 of 285 bytes).'>"
+            ),
+            True,
+            BackendUnreachable,
             "closed the connection in the middle of its answer",
         ),
         (
-            aiohttp.ClientPayloadError("Response payload is not completed"),
+            aiohttp.ClientPayloadError(
+                "Response payload is not completed: <TransferEncodingError>. "
+                "ConnectionResetError(104, 'Connection reset by peer')"
+            ),
+            True,
+            BackendUnreachable,
+            "reset the connection in the middle of its answer",
+        ),
+        (
+            aiohttp.ClientPayloadError("Can not decode content-encoding: gzip"),
             True,
             BackendBadResponse,
-            "sent a broken response body: Response payload is not completed",
+            "sent a broken response body: Can not decode content-encoding: gzip",
         ),
     ],
 )

@@ -153,7 +153,9 @@ class Proxy:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("backend answer: %s", raw.decode("utf-8", "replace"))
         completion = self._completion(raw)
+        del raw  # a large answer is held decoded, not twice
         result, record.tool_calls = translate_completion(completion, translation)
+        del completion
         return Response(orjson.dumps(result), response.status, media_type="application/json")
 
     async def relay(self, request: Request) -> Response:
@@ -241,6 +243,11 @@ class Proxy:
             ) from None
         if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
             raise BackendBadResponse(f"{where} answered without a choices list: {_excerpt(raw)}")
+        for choice in completion["choices"]:
+            if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
+                raise BackendBadResponse(
+                    f"{where} answered with a choice that has no message object: {_excerpt(raw)}"
+                )
         return completion
 
 

@@ -126,6 +126,16 @@ class BackendError(ProxyError):
     status = 502
     type = "backend_error"
     code = "backend_error"
+    partial: str | None = None
+    """What the backend sent of a non-streamed answer before it failed: the body gets it as
+    ``error.partial`` (an extra field clients ignore), so that no text is thrown away."""
+
+    def body(self) -> bytes:
+        if self.partial is None:
+            return super().body()
+        error = {"message": self.message, "type": self.type, "param": self.param}
+        error |= {"code": self.code, "partial": self.partial}
+        return orjson.dumps({"error": error})
 
 
 class BackendUnreachable(BackendError):

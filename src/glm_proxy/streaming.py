@@ -63,12 +63,26 @@ class UpstreamStreamResponse(StreamingResponse):
 
 
 class _StreamEnd(Exception):
-    """The backend sent ``[DONE]`` or an error event: nothing more is read."""
+    """Nothing more is read: the backend sent ``[DONE]``, its own error event, or a bad event.
 
-    def __init__(self, out: list[bytes], backend_error: bytes | None = None):
+    ``out`` holds the client's events for what came before in the same read. Then ``done``
+    (``[DONE]`` came), ``backend_error`` (the backend's error event, passed on) or ``invalid``
+    (what is wrong with the event) says how the client's stream ends.
+    """
+
+    def __init__(
+        self,
+        out: list[bytes],
+        *,
+        done: bool = False,
+        backend_error: bytes | None = None,
+        invalid: str | None = None,
+    ):
         super().__init__()
         self.out = out
+        self.done = done
         self.backend_error = backend_error
+        self.invalid = invalid
 
 
 async def translated_stream(
@@ -77,14 +91,22 @@ async def translated_stream(
     upstream: Upstream,
     record: RequestRecord,
 ) -> AsyncGenerator[bytes, None]:
-    """The client's SSE stream for a GLM backend's SSE ``response``."""
+    """The client's SSE stream for a GLM backend's SSE ``response``.
+
+    However the backend's stream ends, the client's ends the same way: the text the parser
+    still holds is flushed, every choice gets its ``finish_reason``, then comes ``[DONE]`` or
+    one error event. A backend stream that stops before its answer is finished (no ``[DONE]``
+    and a choice without ``finish_reason``), or that carries no choice at all, ends with an error.
+    """
     decoder = SSEDecoder()
     translator = StreamTranslator(translation)
     debug = logger.isEnabledFor(logging.DEBUG)
     raw: list[bytes] = []
-    finished = False
+    read_to_end = False
     try:
-        backend_error = None
+        done = False
+        backend_error: bytes | None = None
+        failure: BackendError | None = None
         try:
             async for data in response.content.iter_any():
                 if debug:
@@ -92,25 +114,29 @@ async def translated_stream(
                 out = _translate_events(decoder.feed(data), translator)
                 if out:
                     yield b"".join(out)
+            read_to_end = True
             out = _translate_events(decoder.flush(), translator)
         except _StreamEnd as end:
-            out, backend_error = end.out, end.backend_error
-        # Text still held by the parser is never dropped, not even before a backend's error.
+            out, done, backend_error = end.out, end.done, end.backend_error
+            read_to_end = end.invalid is None
+            if end.invalid is not None:
+                failure = _invalid_stream(upstream, end.invalid)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            out, failure = [], upstream.error(error, responded=True)
+        except SSEError as error:
+            out, failure = [], _invalid_stream(upstream, str(error))
+        if failure is None and backend_error is None:
+            failure = _unfinished(upstream, translator, done)
+        # Text still held by the parser is never dropped, whatever ended the stream.
         out += [encode_event(orjson.dumps(chunk)) for chunk in translator.close()]
-        if backend_error is None:
-            out.append(DONE)
-        else:
+        if failure is not None:
+            out.append(_fail(record, failure))
+        elif backend_error is not None:
             out.append(backend_error)
             record.error = "backend_error"
-        finished = True
+        else:
+            out.append(DONE)
         yield b"".join(out)
-    except (aiohttp.ClientError, TimeoutError) as error:
-        yield _fail(record, upstream.error(error, responded=True))
-    except (SSEError, orjson.JSONDecodeError) as error:
-        message = f"the backend at {upstream.public_url} sent an invalid event stream: {error}"
-        yield _fail(record, BackendBadResponse(message))
-    except BackendError as error:
-        yield _fail(record, error)
     except Exception as error:  # a translation bug must not leave the client hanging
         logger.exception("stream translation failed")
         yield _fail(
@@ -118,7 +144,7 @@ async def translated_stream(
         )
     finally:
         record.tool_calls = translator.tool_calls
-        if finished:
+        if read_to_end:
             response.release()  # back to the pool if the body was read to its end
         else:
             response.close()
@@ -126,21 +152,42 @@ async def translated_stream(
             logger.debug("backend stream: %s", b"".join(raw).decode("utf-8", "replace"))
 
 
+def _unfinished(
+    upstream: Upstream, translator: StreamTranslator, done: bool
+) -> BackendError | None:
+    """The error of a backend stream that ended without an answer, or before its end."""
+    where = f"the backend at {upstream.public_url}"
+    if not translator.choices:
+        return BackendBadResponse(f"{where} sent an event stream without any choice")
+    if not done and not translator.finished:
+        # No ``finish_reason`` and no ``[DONE]``: the answer was cut short. Say so, rather than
+        # let the client take a part for the whole. (A stream whose every choice finished is
+        # complete even when the backend forgets ``[DONE]``.)
+        return BackendBadResponse(
+            f"{where} ended its event stream before the answer was finished "
+            "(no finish_reason, no [DONE])"
+        )
+    return None
+
+
 def _translate_events(events: list[SSEEvent], translator: StreamTranslator) -> list[bytes]:
     """The client's events for the backend's events of one read (translated together)."""
     chunks: list[dict[str, Any]] = []
     for event in events:
         if event.data == "[DONE]":
-            raise _StreamEnd(_encoded(translator.feed_many(chunks)))
-        chunk = orjson.loads(event.data)
+            raise _StreamEnd(_encoded(translator.feed_many(chunks)), done=True)
+        try:
+            chunk = orjson.loads(event.data)
+        except orjson.JSONDecodeError as error:
+            invalid = f"an event that is not JSON ({error}): {event.data[:200]!r}"
+            raise _StreamEnd(_encoded(translator.feed_many(chunks)), invalid=invalid) from None
         if not isinstance(chunk, dict):
-            raise BackendBadResponse(
-                f"the backend sent an event that is not a JSON object: {event.data[:200]!r}"
-            )
+            invalid = f"an event that is not a JSON object: {event.data[:200]!r}"
+            raise _StreamEnd(_encoded(translator.feed_many(chunks)), invalid=invalid)
         if "choices" not in chunk and "error" in chunk:
             # The backend reported a failure inside its stream: pass it on and end there.
             out = _encoded(translator.feed_many(chunks))
-            raise _StreamEnd(out, encode_event(orjson.dumps(chunk)))
+            raise _StreamEnd(out, backend_error=encode_event(orjson.dumps(chunk)))
         chunks.append(chunk)
     return _encoded(translator.feed_many(chunks)) if chunks else []
 
@@ -168,6 +215,12 @@ async def relayed_stream(
             response.release()
         else:
             response.close()
+
+
+def _invalid_stream(upstream: Upstream, problem: str) -> BackendBadResponse:
+    return BackendBadResponse(
+        f"the backend at {upstream.public_url} sent an invalid event stream: {problem}"
+    )
 
 
 def _fail(record: RequestRecord, error: BackendError) -> bytes:

@@ -212,6 +212,16 @@ class StreamTranslator:
         """How many tool calls were converted so far (calls the backend parsed not counted)."""
         return self._tool_calls
 
+    @property
+    def choices(self) -> int:
+        """How many choices the upstream began so far."""
+        return len(self._choices)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the upstream sent a ``finish_reason`` for every choice it began."""
+        return all(state.finish is not None for state in self._choices.values())
+
     def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
         """Translate one upstream chunk into the chunks to send now (maybe none)."""
         base = self._base

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Iterable, Sequence
+from types import SimpleNamespace
 
 import aiohttp
 from yarl import URL
@@ -60,6 +61,10 @@ _RESPONSE_SKIP = frozenset(
 )
 ERROR_BODY_LIMIT = 1 << 20
 """Most bytes of an error response the proxy reads to quote it."""
+STALE_RETRIES = 3
+"""Times a request is sent again after the pooled connection it went out on turned out closed."""
+# How aiohttp words a body that ended before its Content-Length or last chunk.
+_CUT_SHORT = "Response payload is not completed"
 
 
 class Upstream:
@@ -77,11 +82,14 @@ class Upstream:
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
+        reuse = aiohttp.TraceConfig()
+        reuse.on_connection_reuseconn.append(_mark_reused)
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=self._timeout,
             skip_auto_headers=("Accept-Encoding",),
             auto_decompress=True,
+            trace_configs=[reuse],
         )
 
     async def close(self) -> None:
@@ -131,36 +139,60 @@ class Upstream:
         if self._session is None:
             raise RuntimeError("Upstream.start() was not called (the app's lifespan did not run)")
         timeout = self._timeout if deadline is None else aiohttp.ClientTimeout(total=deadline)
-        try:
-            return await self._session.request(
-                method,
-                url,
-                headers=list(headers),
-                data=body,
-                allow_redirects=False,
-                timeout=timeout,
-            )
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise self.error(error, responded=False) from error
+        headers = list(headers)
+        retries = STALE_RETRIES
+        while True:
+            attempt = {"reused": False}
+            try:
+                return await self._session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    data=body,
+                    allow_redirects=False,
+                    timeout=timeout,
+                    trace_request_ctx=attempt,
+                )
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as error:
+                # A backend closes a kept-alive connection when it likes (often after 5 s idle):
+                # a request that went out on a pooled one just then never reached the backend
+                # and goes out again. One that failed on a new connection does not.
+                if not attempt["reused"] or not retries:
+                    raise self.error(error, responded=False) from error
+                retries -= 1
+            except (aiohttp.ClientError, TimeoutError) as error:
+                raise self.error(error, responded=False) from error
 
     async def read(self, response: aiohttp.ClientResponse) -> bytes:
-        """The whole body of ``response`` (which is then released)."""
+        """The whole body of ``response`` (which is then released).
+
+        When the backend fails part-way, the error it raises carries the text that arrived
+        (``BackendError.partial``): it reaches the client with the error message.
+        """
+        pieces: list[bytes] = []
         try:
-            return await response.read()
+            async for data in response.content.iter_any():
+                pieces.append(data)
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise self.error(error, responded=True) from error
+            raise self._partial(self.error(error, responded=True), pieces) from error
         finally:
             response.release()
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     async def status_error(self, response: aiohttp.ClientResponse) -> BackendStatusError:
         """The error for a response with an error status (its body is read, up to a limit)."""
+        raw = bytearray()
         try:
-            raw = await response.content.read(ERROR_BODY_LIMIT)
+            while len(raw) < ERROR_BODY_LIMIT:
+                data = await response.content.read(ERROR_BODY_LIMIT - len(raw))
+                if not data:
+                    break
+                raw += data
         except (aiohttp.ClientError, TimeoutError):
-            raw = b""
+            pass  # the status says enough; quote what arrived
         finally:
             response.close()
-        return BackendStatusError(response.status, raw, self.public_url)
+        return BackendStatusError(response.status, bytes(raw), self.public_url)
 
     def error(self, error: BaseException, *, responded: bool) -> BackendError:
         """What an aiohttp failure means for the client; ``responded``: after the status line."""
@@ -174,12 +206,22 @@ class Upstream:
                 f"could not reach the backend at {self.public_url} ({_reason(error)}): "
                 "is LM Studio / Ollama running? Set OPENAI_BASE_URL."
             )
+        when = "in the middle of its answer" if responded else "before answering"
         if isinstance(error, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError):
-            when = "in the middle of its answer" if responded else "before answering"
-            return BackendUnreachable(f"{where} closed the connection {when}")
+            return BackendUnreachable(f"{where} {_closed(error)} the connection {when}")
         if isinstance(error, aiohttp.ClientPayloadError):
+            if str(error).startswith(_CUT_SHORT):  # the connection ended before the body did
+                return BackendUnreachable(f"{where} {_closed(error)} the connection {when}")
             return BackendBadResponse(f"{where} sent a broken response body: {error}")
         return BackendBadResponse(f"{where} sent an invalid response: {error}")
+
+    def _partial(self, failure: BackendError, pieces: list[bytes]) -> BackendError:
+        """``failure``, carrying the text of ``pieces`` (what arrived before it) if any."""
+        if pieces:
+            text = b"".join(pieces).decode("utf-8", "replace")
+            failure.partial = text
+            failure.message += f"; error.partial holds the {len(text)} characters it sent"
+        return failure
 
 
 def response_headers(response: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
@@ -187,6 +229,21 @@ def response_headers(response: aiohttp.ClientResponse) -> list[tuple[bytes, byte
     return [
         (name, value) for name, value in response.raw_headers if name.lower() not in _RESPONSE_SKIP
     ]
+
+
+async def _mark_reused(
+    session: aiohttp.ClientSession,
+    context: SimpleNamespace,
+    params: aiohttp.TraceConnectionReuseconnParams,
+) -> None:
+    """Trace hook: the request went out on a pooled connection (see ``Upstream.send``)."""
+    context.trace_request_ctx["reused"] = True
+
+
+def _closed(error: aiohttp.ClientError) -> str:
+    """ "reset" when the connection ended with a TCP reset, else "closed"."""
+    reset = isinstance(error, aiohttp.ClientOSError) and error.errno == errno.ECONNRESET
+    return "reset" if reset or "ConnectionResetError" in str(error) else "closed"
 
 
 def _reason(error: aiohttp.ClientConnectorError) -> str:
