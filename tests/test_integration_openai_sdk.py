@@ -123,7 +123,10 @@ def test_tool_call_becomes_tool_calls(client: openai.OpenAI, backend: ScriptedBa
 
 
 def test_streaming_text(client: openai.OpenAI, backend: ScriptedBackend) -> None:
-    backend.script(Script(content="Once upon a time, a proxy fixed tool calls.", chunk_size=4))
+    # Chunks 5 ms apart, as a model writes them: each goes out on its own (chunks that arrive
+    # together are translated together, and may be merged).
+    story = "Once upon a time, a proxy fixed tool calls."
+    backend.script(Script(content=story, chunk_size=4, delay=0.005))
     stream = client.chat.completions.create(
         model="glm-4.5-air", messages=[{"role": "user", "content": "Tell me a story"}], stream=True
     )
