@@ -465,3 +465,37 @@ def test_an_error_status_of_the_backend(
     said = ": model overloaded" if body else ""
     assert error["message"] == f"the backend at {backend.url} failed with HTTP {status}{said}"
     assert error["type"] == "backend_error"
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (
+            b'data: {"error": "CUDA out of memory"}\n\n',
+            {"message": "CUDA out of memory", "type": "backend_error", "param": None, "code": None},
+        ),
+        (  # vLLM's shape: a number for the code, no param
+            b'data: {"object": "error", "error": {"message": "too long", "type": "BadRequest", '
+            b'"code": 400}}\n\n',
+            {"message": "too long", "type": "BadRequest", "param": None, "code": "400"},
+        ),
+        (
+            b'data: {"error": {"message": ""}}\n\n',
+            {
+                "message": 'the backend reported an error in its stream: {"message":""}',
+                "type": "backend_error",
+                "param": None,
+                "code": None,
+            },
+        ),
+    ],
+)
+def test_the_backends_own_error_event_reaches_the_client_in_the_openai_shape(
+    scripted_proxy: RunningProxy, backend: ScriptedBackend, event: bytes, expected: object
+) -> None:
+    with nothing_left_behind(scripted_proxy, backend.port, DEFAULT_CONTENT):
+        backend.script(Script(content="Partial answ", extra_events=(event,)))
+        response = post(scripted_proxy, True)
+    chunks, error = stream_error(response)
+    assert content_of(chunks) == "Partial answ"
+    assert error == expected

@@ -187,9 +187,35 @@ def _translate_events(events: list[SSEEvent], translator: StreamTranslator) -> l
         if "choices" not in chunk and "error" in chunk:
             # The backend reported a failure inside its stream: pass it on and end there.
             out = _encoded(translator.feed_many(chunks))
-            raise _StreamEnd(out, backend_error=encode_event(orjson.dumps(chunk)))
+            raise _StreamEnd(out, backend_error=_backend_error_event(chunk))
         chunks.append(chunk)
     return _encoded(translator.feed_many(chunks)) if chunks else []
+
+
+def _backend_error_event(chunk: dict[str, Any]) -> bytes:
+    """The client's error event for the backend's own: as it is when it has the OpenAI shape,
+    else rebuilt in that shape around the backend's words."""
+    error = chunk["error"]
+    if (
+        isinstance(error, dict)
+        and isinstance(error.get("message"), str)
+        and isinstance(error.get("type"), str)
+        and "param" in error
+        and "code" in error
+    ):
+        return encode_event(orjson.dumps(chunk))
+    fields = error if isinstance(error, dict) else {"message": error}
+    message = fields.get("message")
+    if not isinstance(message, str) or not message:
+        said = orjson.dumps(error).decode()[:2000]
+        message = f"the backend reported an error in its stream: {said}"
+    kind, param, code = fields.get("type"), fields.get("param"), fields.get("code")
+    return encode_error(
+        message,
+        kind if isinstance(kind, str) else "backend_error",
+        None if code is None else str(code),
+        None if param is None else str(param),
+    )
 
 
 def _encoded(chunks: list[dict[str, Any]]) -> list[bytes]:
