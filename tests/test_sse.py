@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import orjson
 import pytest
 from hypothesis import given
@@ -214,3 +216,50 @@ def test_encode_error_has_the_openai_shape() -> None:
         }
     }
     assert orjson.loads(encode_error("x")[6:])["error"]["code"] is None
+
+
+def payloads_in_pieces(raw: bytes, cuts: list[int]) -> list[bytes]:
+    decoder = SSEDecoder()
+    bounds = [0, *sorted(cuts), len(raw)]
+    payloads: list[bytes] = []
+    for start, end in itertools.pairwise(bounds):
+        payloads += decoder.feed_payloads(raw[start:end])
+    return payloads + [event.data.encode() for event in decoder.flush()]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([b"data", b"data", b"data", b"event", b"id", b"", b":"]), st.text()
+        ),
+        max_size=10,
+    ),
+    st.sampled_from([b"\n", b"\r\n"]),
+    st.lists(st.integers(min_value=0, max_value=400), max_size=8),
+)
+def test_feed_payloads_gives_the_data_of_every_event(
+    fields: list[tuple[bytes, str]], newline: bytes, cuts: list[int]
+) -> None:
+    lines = []
+    for name, value in fields:
+        clean = value.replace("\r", "").replace("\n", "").encode()
+        lines.append(name + b": " + clean if name else b"")
+    raw = newline.join(lines) + newline
+    cuts = [cut for cut in cuts if cut <= len(raw)]
+    expected = [event.data.encode() for event in decode_in_pieces(raw, [])]
+    assert payloads_in_pieces(raw, cuts) == expected
+
+
+def test_feed_payloads_cuts_whole_events_of_one_read() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed_payloads(b": keep-alive\n\n") == []  # the first read: a comment
+    raw = b'data: {"a":1}\n\ndata: {"b":2}\n\n: comment\n\ndata: x\ndata: y\n\ndata: [DO'
+    assert decoder.feed_payloads(raw) == [b'{"a":1}', b'{"b":2}', b"x\ny"]
+    assert decoder.feed_payloads(b"NE]\n\n") == [b"[DONE]"]
+
+
+def test_feed_payloads_keeps_the_cap() -> None:
+    decoder = SSEDecoder(max_line=10)
+    decoder.feed_payloads(b": start\n\n")
+    with pytest.raises(SSEError):
+        decoder.feed_payloads(b"data: " + b"x" * 20 + b"\n\n")

@@ -5,10 +5,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from glm_proxy.chunk_template import PlainChunkTemplate
 from glm_proxy.dialects.glm_render import Style, render_call, render_output
 from glm_proxy.translate import (
     StreamTranslator,
@@ -738,3 +740,33 @@ def test_feed_many_merges_plain_text_of_one_read() -> None:
     out = translator.feed_many([delta_chunk(content=piece) for piece in ("Hel", "lo, ", "world")])
     assert [chunk["choices"][0]["delta"] for chunk in out] == [{"content": "Hello, world"}]
     assert out[0]["system_fingerprint"] == "fp_1"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["4.5", "4.7"]), st.integers(1, 9), st.integers(1, 40))
+def test_feed_many_with_chunks_recognised_from_bytes(style: Style, size: int, batch: int) -> None:
+    chunks = upstream_stream(full_output(style), size)
+    one_by_one = run_stream(request(style), chunks)
+    translator = StreamTranslator(request(style))
+    template = PlainChunkTemplate()
+    items: list[Any] = []
+    recognised = 0
+    for chunk in chunks:
+        payload = orjson.dumps(chunk)
+        found = template.match(payload)
+        if found is None:
+            decoded = orjson.loads(payload)
+            template.learn(payload, decoded)
+            items.append(decoded)
+        else:
+            items.append(found)
+            recognised += 1
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(items), batch):
+        out += translator.feed_many(items[start : start + batch])
+    out += translator.close()
+    check_stream(out, include_usage=True)
+    assert [comparable(c) for c in accumulate_choices(out)] == [
+        comparable(c) for c in accumulate_choices(one_by_one)
+    ]
+    assert recognised > len(chunks) // 2  # most chunks never went through the JSON decoder

@@ -107,6 +107,34 @@ class SSEDecoder:
             self._hold(data[end + 1 :])
         return events
 
+    def feed_payloads(self, data: bytes) -> list[bytes]:
+        """Like ``feed``, but only each event's data, as bytes: the hot path of a stream.
+
+        Whole ``data: ...`` events separated by blank lines, the usual shape of a read, are cut
+        out directly; anything else goes through ``feed``.
+        """
+        if (
+            self._pending
+            or self._data
+            or self._event is not None
+            or self._skip_lf
+            or self._start
+            or b"\r" in data
+        ):
+            return [event.data.encode() for event in self.feed(data)]
+        blocks = data.split(b"\n\n")
+        rest = blocks.pop()
+        payloads: list[bytes] = []
+        max_line = self._max_line
+        for block in blocks:
+            if block.startswith(b"data: ") and b"\n" not in block and len(block) <= max_line:
+                payloads.append(block[6:])
+            elif block:  # comments, other fields, several lines: read them as lines
+                payloads += [event.data.encode() for event in self._read_lines(block + b"\n")]
+        if rest:
+            payloads += [event.data.encode() for event in self.feed(rest)]
+        return payloads
+
     def flush(self) -> list[SSEEvent]:
         """End of input: read the unterminated last line and dispatch an unfinished event."""
         events: list[SSEEvent] = []

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from glm_proxy.chunk_template import PlainText, plain_text
 from glm_proxy.dialects import Parser, ParserOptions, create_parser
 from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallStart
 from glm_proxy.message import assemble_message, parse_events
@@ -242,61 +243,56 @@ class StreamTranslator:
                 self._feed_choice(upstream_choice, envelope, out)
         return out
 
-    def feed_many(self, chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def feed_many(self, items: Sequence[dict[str, Any] | PlainText]) -> list[dict[str, Any]]:
         """Translate the chunks of one read from the backend: the same result as ``feed`` on
         each, but consecutive plain-text deltas of a choice go through its parser at once.
 
-        The parser's events do not depend on how its text is cut, so this only changes how the
-        text is grouped into chunks: fewer and larger ones, for text that arrived together.
+        Items are decoded chunks, or plain-text chunks recognised from their bytes
+        (``chunk_template``). The parser's events do not depend on how its text is cut, so this
+        only changes how the text is grouped into chunks: fewer and larger ones, for text that
+        arrived together.
         """
-        if not chunks:
+        if not items:
             return []
         if self._base is None:  # the first chunk sets the stream's id, created and model
-            return self.feed(chunks[0]) + self.feed_many(chunks[1:])
+            return self.feed(_as_chunk(items[0])) + self.feed_many(items[1:])
         out: list[dict[str, Any]] = []
         pending: dict[int, list[str]] = {}
-        for chunk in chunks:
-            text = self._plain_text(chunk)
-            if text is None:
+        verified: dict[str, Any] | None = None  # a shape known to be plain text in this state
+        for item in items:
+            if type(item) is tuple:
+                index, text, shape = item
+                if shape is verified or self._plain_text(shape) is not None:
+                    verified = shape
+                    pending.setdefault(index, []).append(text)
+                    continue
+                item = _as_chunk(item)
+            assert type(item) is dict
+            found = self._plain_text(item)
+            if found is None:
                 if pending:
                     self._feed_texts(pending, out)
                     pending = {}
-                out += self.feed(chunk)
+                verified = None
+                out += self.feed(item)
             else:
-                pending.setdefault(text[0], []).append(text[1])
+                pending.setdefault(found[0], []).append(found[1])
         if pending:
             self._feed_texts(pending, out)
         return out
 
     def _plain_text(self, chunk: dict[str, Any]) -> tuple[int, str] | None:
         """(index, text) of a chunk that is nothing but content for a choice already begun."""
-        if chunk.get("usage") is not None:
-            return None
         if not chunk.keys() <= _OWN_FIELDS:  # extra fields: only the ones the last chunk had
             last = self._last_envelope
             for key, value in chunk.items():
                 if key not in _OWN_FIELDS and (key not in last or last[key] != value):
                     return None
-        choices = chunk.get("choices")
-        if type(choices) is not list or len(choices) != 1:
+        found = plain_text(chunk)
+        if found is None:
             return None
-        choice = choices[0]
-        if (
-            type(choice) is not dict
-            or not choice.keys() <= _PLAIN_CHOICE_FIELDS
-            or choice.get("finish_reason") is not None
-            or choice.get("logprobs") is not None
-        ):
-            return None
-        delta = choice.get("delta")
-        if type(delta) is not dict or delta.keys() != {"content"}:
-            return None
-        content = delta["content"]
-        index = choice.get("index") or 0
-        state = self._choices.get(index)
-        if type(content) is not str or type(index) is not int or state is None:
-            return None
-        return (index, content) if state.role_sent else None
+        state = self._choices.get(found[0])
+        return found if state is not None and state.role_sent else None
 
     def _feed_texts(self, texts: dict[int, list[str]], out: list[dict[str, Any]]) -> None:
         envelope = self._last_envelope
@@ -485,3 +481,12 @@ def _choice_extras(choice: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def _new_id() -> str:
     return "chatcmpl-" + secrets.token_hex(12)
+
+
+def _as_chunk(item: dict[str, Any] | PlainText) -> dict[str, Any]:
+    """A recognised plain-text chunk as the chunk it stands for."""
+    if isinstance(item, dict):
+        return item
+    _index, text, shape = item
+    choice: dict[str, Any] = shape["choices"][0]
+    return {**shape, "choices": [{**choice, "delta": {"content": text}}]}
