@@ -4,6 +4,11 @@
 go out with the client's original bytes and headers (minus hop-by-hop ones, and minus the
 client's key when the proxy has its own). Every aiohttp failure is turned into a
 ``BackendError`` that says what happened and what to check.
+
+Two failures get special care. A request that went out on a pooled connection which the
+backend closed at that moment (backends drop idle kept-alive connections when they like) goes
+out again: it never reached the backend. And a body that breaks off part-way is not thrown
+away: the error carries what arrived (``BackendError.partial``, sent as ``error.partial``).
 """
 
 from __future__ import annotations
