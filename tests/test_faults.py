@@ -402,7 +402,7 @@ def test_a_body_that_is_not_a_completion_is_502(
     ("events", "message"),
     [
         (b"hello, I am not an event stream\n", "sent an event stream without any choice"),
-        (b'data: {"choices": "none"}\n\ndata: [DONE]\n\n', "without any choice"),
+        (b'data: {"choices": "none"}\n\ndata: [DONE]\n\n', "a chunk whose choices is not a list"),
         (b'data: {"object": "list"}\n\n', "sent an event stream without any choice"),
         (b"data: [DONE]\n\n", "sent an event stream without any choice"),
         (b"data: [1, 2]\n\n", "an event that is not a JSON object: '[1, 2]'"),
@@ -499,3 +499,20 @@ def test_the_backends_own_error_event_reaches_the_client_in_the_openai_shape(
     chunks, error = stream_error(response)
     assert content_of(chunks) == "Partial answ"
     assert error == expected
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        b'data: {"choices": [{"index": 0, "delta": "text"}]}\n\n',
+        b'data: {"choices": [7]}\n\n',
+        b'data: {"choices": {"index": 0}}\n\n',
+    ],
+)
+def test_stream_chunk_of_the_wrong_shape_is_an_invalid_stream(
+    event: bytes, scripted_proxy: RunningProxy, backend: ScriptedBackend
+) -> None:
+    backend.script(Script(content="Hello", chunk_size=2, send_done=False, extra_events=(event,)))
+    chunks, error = stream_error(post(scripted_proxy, True))
+    assert content_of(chunks) == "Hello"
+    assert "sent an invalid event stream: a chunk whose" in error["message"]

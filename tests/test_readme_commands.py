@@ -28,6 +28,7 @@ def test_readme_starts_with_the_two_commands() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # it runs the whole suite once more
 def test_readme_commands_work_on_a_fresh_clone(tmp_path: Path) -> None:
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.fail("this test needs git and a git checkout of the project")

@@ -24,8 +24,9 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from glm_proxy.access_log import RequestRecord
+from glm_proxy.chunk_template import PlainChunkTemplate, PlainText
 from glm_proxy.errors import BackendBadResponse, BackendError
-from glm_proxy.sse import DONE, SSEDecoder, SSEError, SSEEvent, encode_error, encode_event
+from glm_proxy.sse import DONE, SSEDecoder, SSEError, encode_error, encode_event
 from glm_proxy.translate import StreamTranslator, Translation
 from glm_proxy.upstream import Upstream
 
@@ -100,6 +101,7 @@ async def translated_stream(
     """
     decoder = SSEDecoder()
     translator = StreamTranslator(translation)
+    template = PlainChunkTemplate()
     debug = logger.isEnabledFor(logging.DEBUG)
     raw: list[bytes] = []
     read_to_end = False
@@ -111,11 +113,12 @@ async def translated_stream(
             async for data in response.content.iter_any():
                 if debug:
                     raw.append(data)
-                out = _translate_events(decoder.feed(data), translator)
+                out = _translate_events(decoder.feed_payloads(data), translator, template)
                 if out:
                     yield b"".join(out)
             read_to_end = True
-            out = _translate_events(decoder.flush(), translator)
+            flushed = [event.data.encode() for event in decoder.flush()]
+            out = _translate_events(flushed, translator, template)
         except _StreamEnd as end:
             out, done, backend_error = end.out, end.done, end.backend_error
             read_to_end = end.invalid is None
@@ -170,26 +173,71 @@ def _unfinished(
     return None
 
 
-def _translate_events(events: list[SSEEvent], translator: StreamTranslator) -> list[bytes]:
-    """The client's events for the backend's events of one read (translated together)."""
-    chunks: list[dict[str, Any]] = []
-    for event in events:
-        if event.data == "[DONE]":
-            raise _StreamEnd(_encoded(translator.feed_many(chunks)), done=True)
+def _translate_events(
+    payloads: list[bytes], translator: StreamTranslator, template: PlainChunkTemplate
+) -> list[bytes]:
+    """The client's events for the backend's events of one read (translated together).
+
+    Plain-text chunks shaped like the last one are recognised from their bytes (most chunks of
+    a stream): only the others go through the JSON decoder.
+    """
+    items: list[dict[str, Any] | PlainText] = []
+    for payload in payloads:
+        found = template.match(payload)
+        if found is not None:
+            items.append(found)
+            continue
+        if payload == b"[DONE]":
+            raise _StreamEnd(_encoded(translator.feed_many(items)), done=True)
         try:
-            chunk = orjson.loads(event.data)
+            chunk = _load(payload)
         except orjson.JSONDecodeError as error:
-            invalid = f"an event that is not JSON ({error}): {event.data[:200]!r}"
-            raise _StreamEnd(_encoded(translator.feed_many(chunks)), invalid=invalid) from None
+            invalid = f"an event that is not JSON ({error}): {_show(payload)}"
+            raise _StreamEnd(_encoded(translator.feed_many(items)), invalid=invalid) from None
         if not isinstance(chunk, dict):
-            invalid = f"an event that is not a JSON object: {event.data[:200]!r}"
-            raise _StreamEnd(_encoded(translator.feed_many(chunks)), invalid=invalid)
+            invalid = f"an event that is not a JSON object: {_show(payload)}"
+            raise _StreamEnd(_encoded(translator.feed_many(items)), invalid=invalid)
         if "choices" not in chunk and "error" in chunk:
             # The backend reported a failure inside its stream: pass it on and end there.
-            out = _encoded(translator.feed_many(chunks))
+            out = _encoded(translator.feed_many(items))
             raise _StreamEnd(out, backend_error=_backend_error_event(chunk))
-        chunks.append(chunk)
-    return _encoded(translator.feed_many(chunks)) if chunks else []
+        problem = _chunk_problem(chunk)
+        if problem is not None:
+            invalid = f"a chunk whose {problem}: {_show(payload)}"
+            raise _StreamEnd(_encoded(translator.feed_many(items)), invalid=invalid)
+        template.learn(payload, chunk)
+        items.append(chunk)
+    return _encoded(translator.feed_many(items)) if items else []
+
+
+def _chunk_problem(chunk: dict[str, Any]) -> str | None:
+    """What makes a chunk unreadable (its choices or deltas are not objects), if anything."""
+    choices = chunk.get("choices")
+    if choices is None:
+        return None
+    if not isinstance(choices, list):
+        return "choices is not a list"
+    for choice in choices:
+        if not isinstance(choice, dict):
+            return "choices hold something else than objects"
+        delta = choice.get("delta")
+        if delta is not None and not isinstance(delta, dict):
+            return "delta is not an object"
+    return None
+
+
+def _load(payload: bytes) -> Any:
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        if payload.isascii():
+            raise
+        # Invalid UTF-8 from the backend is replaced, as everywhere else, not a reason to fail.
+        return orjson.loads(payload.decode("utf-8", "replace"))
+
+
+def _show(payload: bytes) -> str:
+    return repr(payload[:200].decode("utf-8", "replace"))
 
 
 def _backend_error_event(chunk: dict[str, Any]) -> bytes:
