@@ -263,3 +263,11 @@ def test_feed_payloads_keeps_the_cap() -> None:
     decoder.feed_payloads(b": start\n\n")
     with pytest.raises(SSEError):
         decoder.feed_payloads(b"data: " + b"x" * 20 + b"\n\n")
+
+
+def test_feed_payloads_drops_a_leading_byte_order_mark() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed_payloads(b"\xef\xbb\xbfdata: a\n\ndata: \xef\xbb\xbfb\n\n") == [
+        b"a",
+        b"\xef\xbb\xbfb",
+    ]

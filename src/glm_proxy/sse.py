@@ -113,12 +113,16 @@ class SSEDecoder:
         Whole ``data: ...`` events separated by blank lines, the usual shape of a read, are cut
         out directly; anything else goes through ``feed``.
         """
+        if self._start and len(data) >= len(_BOM):  # shorter: ``feed`` waits for more
+            self._start = False
+            if data.startswith(_BOM):
+                data = data[3:]
         if (
-            self._pending
+            self._start
+            or self._pending
             or self._data
             or self._event is not None
             or self._skip_lf
-            or self._start
             or b"\r" in data
         ):
             return [event.data.encode() for event in self.feed(data)]
