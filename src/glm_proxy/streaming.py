@@ -14,6 +14,7 @@ waited for), or when the stream never started.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
@@ -55,9 +56,38 @@ class UpstreamStreamResponse(StreamingResponse):
         self._close_upstream = close_upstream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Starlette's own loop runs each stream in an anyio task group; this one costs one
+        # task: a watcher that cancels the stream at once when the client goes away (the body
+        # has been read, so ``receive`` only has the disconnect left to say).
+        task = asyncio.current_task()
+        assert task is not None
+        state = {"gone": False, "done": False}
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            if not state["done"]:
+                state["gone"] = True
+                task.cancel()
+
+        watcher = asyncio.create_task(watch())
         try:
-            await super().__call__(scope, receive, send)
+            headers = self.raw_headers
+            await send(
+                {"type": "http.response.start", "status": self.status_code, "headers": headers}
+            )
+            async for chunk in self._content:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            if not state["gone"]:
+                raise  # not the client leaving (a shutdown, say): the caller decides
+            task.uncancel()
+        except OSError:
+            pass  # the client went away while we wrote
         finally:
+            state["done"] = True
+            watcher.cancel()
             # A generator that never started has no ``finally`` to run: close the backend here.
             self._close_upstream()
             await self._content.aclose()
