@@ -35,6 +35,12 @@ class Config:
     )
     """(server, upstream client) of the relays compared; the first one is the floor."""
     parser_repeat: int = 5
+    foreign_limit: float = 0.10
+    """A run during which other processes took more of the CPUs than this is done again..."""
+    max_repeats: int = 3
+    """... at most this many times, and at most ``repeat_budget`` times in the whole suite
+    (which bounds its time on a busy machine)."""
+    repeat_budget: int = 40
 
     @property
     def low(self) -> int:
@@ -84,13 +90,21 @@ class Results:
     parser: list[str] = field(default_factory=list)
     seconds: float = 0.0
     foreign_load: float | None = None
-    """CPU share of the machine that other processes used during the run (noise)."""
+    """CPU share of the machine that other processes used during the whole suite (noise)."""
+    repeats: int = 0
+    """Runs done again because other processes took too much CPU meanwhile."""
 
-    def errors(self) -> int:
-        samples = [
+    def samples(self) -> list[Sample]:
+        return [
             *self.main.values(),
             *self.paced.values(),
             *self.workers.values(),
             *self.relays.values(),
         ]
-        return sum(s.errors for s in samples) + sum(o.errors for o in self.open_streams)
+
+    def errors(self) -> int:
+        return sum(s.errors for s in self.samples()) + sum(o.errors for o in self.open_streams)
+
+    def disturbed(self, limit: float) -> int:
+        """Figures with a run kept although other processes took more than ``limit``."""
+        return sum(s.foreign_load > limit for s in self.samples())

@@ -45,6 +45,8 @@ class Sample:
     requests: int
     errors: int
     error_samples: tuple[str, ...] = ()
+    foreign_load: float = 0.0
+    """Share of the CPUs that other processes used during the run (the worst of the runs)."""
 
 
 def run_loadgen(args: Sequence[str], timeout: float) -> dict[str, Any]:
@@ -112,4 +114,5 @@ def median_sample(samples: Sequence[Sample]) -> Sample:
         requests=sum(s.requests for s in samples),
         errors=sum(s.errors for s in samples),
         error_samples=tuple(e for s in samples for e in s.error_samples)[:5],
+        foreign_load=max(s.foreign_load for s in samples),
     )

@@ -20,6 +20,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -27,6 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 READY_TIMEOUT = 30.0
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+MIN_LOAD_CAPACITY = 1.0
+"""CPU-seconds of capacity below which ``MachineLoad`` does not judge (ticks are 10 ms)."""
 STOP_TIMEOUT = 5.0
 
 
@@ -152,22 +155,26 @@ class Service:
 
 class MachineLoad:
     """How much CPU the rest of the machine used between ``__init__`` and ``share()``: the
-    machine's busy time (``/proc/stat``) minus this process's and its waited-for children's
-    (every server and load generator, once stopped). Call ``share()`` after they are stopped."""
+    machine's busy time (``/proc/stat``) minus ours, as told by ``own`` (default: this process
+    and its waited-for children, so every server and load generator once stopped)."""
 
-    def __init__(self) -> None:
+    def __init__(self, own: Callable[[], float] | None = None) -> None:
+        self.own = own or own_cpu_seconds
         self.start_busy = _machine_busy_seconds()
-        self.start_own = _own_cpu_seconds()
+        self.start_own = self.own()
         self.start_time = time.monotonic()
 
     def share(self) -> float | None:
-        """Other processes' CPU time as a fraction of the machine's capacity meanwhile."""
+        """Other processes' CPU time as a fraction of the machine's capacity meanwhile; None
+        when unknown, or over too short a time for the kernel's 10 ms ticks to tell."""
         busy = _machine_busy_seconds()
         if busy is None or self.start_busy is None:
             return None
-        own = _own_cpu_seconds() - self.start_own
+        own = self.own() - self.start_own
         capacity = (time.monotonic() - self.start_time) * (os.cpu_count() or 1)
-        return max(0.0, (busy - self.start_busy - own) / capacity) if capacity > 0 else None
+        if capacity < MIN_LOAD_CAPACITY:
+            return None
+        return max(0.0, (busy - self.start_busy - own) / capacity)
 
 
 def _machine_busy_seconds() -> float | None:
@@ -176,12 +183,14 @@ def _machine_busy_seconds() -> float | None:
             fields = stat.readline().split()[1:]
     except OSError:
         return None
-    # user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
-    busy = sum(int(value) for index, value in enumerate(fields[:8]) if index not in (3, 4))
+    # user nice system idle iowait irq softirq steal: user, nice, system and steal (the
+    # hypervisor's) are busy; interrupts are left out (loopback traffic is ours, unattributed).
+    busy = sum(int(value) for index, value in enumerate(fields[:8]) if index in (0, 1, 2, 7))
     return busy / CLOCK_TICKS
 
 
-def _own_cpu_seconds() -> float:
+def own_cpu_seconds() -> float:
+    """CPU time of this process and of its children that have ended and been waited for."""
     times = os.times()
     return times.user + times.system + times.children_user + times.children_system
 
@@ -231,6 +240,10 @@ class Services:
     def stop(self, service: Service) -> None:
         service.stop()
         self.running.remove(service)
+
+    def cpu_seconds(self) -> float:
+        """Our CPU time: this process, its ended children and every server still running."""
+        return own_cpu_seconds() + sum(service.cpu_seconds() for service in self.running)
 
     def close(self) -> None:
         """Stop every server. A second Ctrl-C (``uv run`` forwards one, the terminal sends one)

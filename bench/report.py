@@ -24,7 +24,7 @@ def render(results: Results, workloads: list[Workload]) -> list[str]:
         f"{results.config.describe()}; whole suite {results.seconds:.0f} s.",
         "Servers, load generator (`bench/loadgen.py`, closed loop over keep-alive connections, "
         "latency = time to the last byte) and mock backend (`glm-proxy mock-backend`, no delay "
-        "unless said) share the machine's CPUs." + _noise(results.foreign_load),
+        "unless said) share the machine's CPUs." + _noise(results),
         "",
     ]
     for section in (_targets, _main, _overhead, _paced, _open_streams, _workers, _relays):
@@ -48,11 +48,16 @@ def _machine() -> str:
     return f"{day}, {os.cpu_count()} CPUs ({cpu}), Python {python}, {platform.system()}"
 
 
-def _noise(share: float | None) -> str:
-    if share is None:
-        return ""
-    warning = " (**figures disturbed: rerun on a quiet machine**)" if share > 0.10 else ""
-    return f" Other processes used {share:.0%} of the CPUs meanwhile{warning}."
+def _noise(results: Results) -> str:
+    limit = results.config.foreign_limit
+    text = f" Runs during which other processes took more than {limit:.0%} of the CPUs were done"
+    text += f" again ({results.repeats} times)"
+    if results.foreign_load is not None:
+        text += f"; over the whole suite they took {results.foreign_load:.0%}"
+    disturbed = results.disturbed(limit)
+    if disturbed:
+        text += f". **{disturbed} figures still include a disturbed run: rerun on a quiet machine**"
+    return text + "."
 
 
 def _revision() -> str:
