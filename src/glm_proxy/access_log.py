@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import sys
 import time
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TextIO
+
+from glm_proxy.ids import random_hex
 
 logger = logging.getLogger("glm_proxy.access")
 
@@ -67,7 +68,7 @@ def request_id_from(value: bytes | None) -> str:
     """The client's ``x-request-id`` when it is sane (1-128 of ``A-Za-z0-9._:/+=@-``), else new."""
     if value is not None and _SANE_ID.fullmatch(value):
         return value.decode("ascii")
-    return secrets.token_hex(8)
+    return random_hex(16)
 
 
 def format_line(record: RequestRecord, finished: float) -> str:

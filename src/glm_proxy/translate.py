@@ -15,7 +15,6 @@ are closed) and the usage (sent last, with ``choices: []``).
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 from glm_proxy.chunk_template import PlainText, plain_text
 from glm_proxy.dialects import Parser, ParserOptions, create_parser
 from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallStart
+from glm_proxy.ids import random_hex
 from glm_proxy.message import assemble_message, parse_events
 
 CHUNK_OBJECT = "chat.completion.chunk"
@@ -480,7 +480,7 @@ def _choice_extras(choice: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _new_id() -> str:
-    return "chatcmpl-" + secrets.token_hex(12)
+    return "chatcmpl-" + random_hex(24)
 
 
 def _as_chunk(item: dict[str, Any] | PlainText) -> dict[str, Any]:

@@ -6,17 +6,17 @@ and registers a factory here; the rest of the proxy only knows ``create_parser``
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from glm_proxy.events import Event
+from glm_proxy.ids import random_hex
 
 
 def new_call_id() -> str:
     """An OpenAI-style tool-call id: ``call_`` and 24 random hex digits."""
-    return "call_" + secrets.token_hex(12)
+    return "call_" + random_hex(24)
 
 
 @dataclass(frozen=True, slots=True)
