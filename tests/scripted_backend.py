@@ -48,6 +48,8 @@ class Script:
     """Stop sending (but keep the connection open) after this many writes."""
     status: int = 200
     error_body: bytes | None = None
+    retry_after: str | None = None
+    """A ``Retry-After`` header on an error status."""
     """Body of a non-200 answer (default: an OpenAI error object)."""
     body: bytes | None = None
     """Answer exactly these bytes, with ``content_type``, instead of a completion."""
@@ -187,7 +189,10 @@ class ScriptedBackend:
                 error = orjson.dumps(
                     {"error": {"message": f"scripted {script.status}", "type": "scripted"}}
                 )
-            return web.Response(body=error, status=script.status, content_type="application/json")
+            headers = {"Retry-After": script.retry_after} if script.retry_after else None
+            return web.Response(
+                body=error, status=script.status, content_type="application/json", headers=headers
+            )
         model = body.get("model", "unknown") if isinstance(body, dict) else "unknown"
         if streamed:
             options = body.get("stream_options") or {}

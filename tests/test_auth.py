@@ -286,3 +286,28 @@ def test_the_backend_key_never_shows_in_a_response_or_a_log_line(
     lines = log_lines(log, len(responses) + 1)
     assert any("the answer, and the key ***" in line for line in lines)
     assert key not in log.getvalue()
+
+
+def test_the_backend_key_is_masked_in_its_error_event_mid_stream(
+    make_proxy: Callable[..., RunningProxy], backend: ScriptedBackend
+) -> None:
+    key = "sk-backend-" + secrets.token_hex(12)
+    proxy = make_proxy(OPENAI_API_KEY=key)
+    event = b'data: {"error": {"message": "key ' + key.encode() + b' expired"}}\n\n'
+    backend.script(Script(content="Hi", send_done=False, extra_events=(event,)))
+    response = httpx.post(proxy.base_url + "/chat/completions", json={**CHAT, "stream": True})
+    assert key not in response.text
+    assert "key *** expired" in response.text
+
+
+def test_a_429_keeps_its_retry_after(
+    make_proxy: Callable[..., RunningProxy], backend: ScriptedBackend
+) -> None:
+    proxy = make_proxy()
+    backend.script(
+        Script(status=429, error_body=b'{"error": {"message": "slow down"}}', retry_after="7")
+    )
+    response = httpx.post(proxy.base_url + "/chat/completions", json=CHAT)
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "7"
+    assert response.json()["error"]["message"] == "slow down"

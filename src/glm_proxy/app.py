@@ -34,6 +34,7 @@ from glm_proxy.config import Settings
 from glm_proxy.errors import (
     BackendBadResponse,
     BackendError,
+    BackendStatusError,
     BadRequest,
     BodyTooLarge,
     MethodNotAllowed,
@@ -41,6 +42,8 @@ from glm_proxy.errors import (
     RequestError,
     RouteNotFound,
     error_body,
+    hidden_forms,
+    hide_keys,
 )
 from glm_proxy.middleware import RECORD, RequestMiddleware, internal_error
 from glm_proxy.shutdown import Drain
@@ -95,7 +98,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.drain = drain
     # Whatever a backend echoes, its key does not reach the client (JSON-escaped or not).
     key = settings.api_key
-    app.state.hidden = (key.encode(), orjson.dumps(key)[1:-1]) if key else ()
+    app.state.hidden = hidden_forms(key)
     return app
 
 
@@ -256,10 +259,9 @@ async def _proxy_error(request: Request, error: Exception) -> Response:
     request.scope[RECORD].error = error.code
     body = error.body()
     if isinstance(error, BackendError):  # it may quote what the backend said
-        for hidden in request.app.state.hidden:
-            if hidden in body:
-                body = body.replace(hidden, b"***")
-    return Response(body, error.status, media_type="application/json")
+        body = hide_keys(body, request.app.state.hidden)
+    headers = error.headers if isinstance(error, BackendStatusError) else None
+    return Response(body, error.status, headers=headers, media_type="application/json")
 
 
 async def _http_error(request: Request, error: Exception) -> Response:

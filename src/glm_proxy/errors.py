@@ -159,9 +159,13 @@ class BackendStatusError(BackendError):
     502 that quotes the backend's message.
     """
 
-    def __init__(self, backend_status: int, raw_body: bytes, base_url: str):
+    def __init__(
+        self, backend_status: int, raw_body: bytes, base_url: str, retry_after: str | None = None
+    ):
         self.backend_status = backend_status
         self.raw_body = raw_body
+        self.headers = {"retry-after": retry_after} if retry_after else {}
+        """Headers of the backend's answer the client needs too (a 429's ``Retry-After``)."""
         self.backend_message = _message_of(raw_body)
         if backend_status < 500:
             self.status = backend_status
@@ -199,3 +203,16 @@ def _is_json(raw: bytes) -> bool:
     except orjson.JSONDecodeError:
         return False
     return True
+
+
+def hidden_forms(key: str | None) -> tuple[bytes, ...]:
+    """The byte forms of a secret as it can appear in a body: as is, and JSON-escaped."""
+    return (key.encode(), orjson.dumps(key)[1:-1]) if key else ()
+
+
+def hide_keys(body: bytes, hidden: tuple[bytes, ...]) -> bytes:
+    """``body`` with every form of the backend key replaced by ``***``."""
+    for key in hidden:
+        if key in body:
+            body = body.replace(key, b"***")
+    return body

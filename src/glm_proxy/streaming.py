@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from glm_proxy.access_log import RequestRecord
 from glm_proxy.chunk_template import PlainChunkTemplate, PlainText
-from glm_proxy.errors import BackendBadResponse, BackendError
+from glm_proxy.errors import BackendBadResponse, BackendError, hide_keys
 from glm_proxy.sse import DONE, SSEDecoder, SSEError, encode_error, encode_event
 from glm_proxy.translate import StreamTranslator, Translation
 from glm_proxy.upstream import Upstream
@@ -165,7 +165,7 @@ async def translated_stream(
         if failure is not None:
             out.append(_fail(record, failure))
         elif backend_error is not None:
-            out.append(backend_error)
+            out.append(hide_keys(backend_error, upstream.hidden))
             record.error = "backend_error"
         else:
             out.append(DONE)

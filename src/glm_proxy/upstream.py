@@ -27,6 +27,7 @@ from glm_proxy.errors import (
     BackendStatusError,
     BackendTimeout,
     BackendUnreachable,
+    hidden_forms,
 )
 
 RawHeaders = Sequence[tuple[bytes, bytes]]
@@ -80,6 +81,8 @@ class Upstream:
         self.public_url = settings.public_base_url()
         self.timeout = settings.upstream_timeout
         self._auth = f"Bearer {settings.api_key}" if settings.api_key else None
+        self.hidden = hidden_forms(settings.api_key)
+        """The backend key's forms, to mask wherever the backend's words reach the client."""
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=settings.upstream_timeout, sock_read=settings.upstream_timeout
         )
@@ -197,7 +200,8 @@ class Upstream:
             pass  # the status says enough; quote what arrived
         finally:
             response.close()
-        return BackendStatusError(response.status, bytes(raw), self.public_url)
+        retry_after = response.headers.get("Retry-After")
+        return BackendStatusError(response.status, bytes(raw), self.public_url, retry_after)
 
     def error(self, error: BaseException, *, responded: bool) -> BackendError:
         """What an aiohttp failure means for the client; ``responded``: after the status line."""
