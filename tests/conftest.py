@@ -221,3 +221,22 @@ def wait_healthy(process: subprocess.Popen[bytes], port: int) -> httpx.Response:
         except httpx.TransportError:
             time.sleep(0.05)
     raise AssertionError("the server did not answer /health")
+
+
+@pytest.fixture(scope="module")
+def scripted() -> Iterator[ScriptedBackend]:
+    """A scripted backend of the test module's own that closes every connection after its
+    answer: the proxy pools none, so the connections left open can be counted exactly."""
+    server = ScriptedBackend(keep_alive=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A local address that is bound but not listening: connecting to it is refused."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    sock.close()

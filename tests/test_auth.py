@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import secrets
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import openai
@@ -233,14 +232,6 @@ def test_a_client_on_another_machine_needs_a_key_or_allow_remote(
 
 
 # --- the backend key never shows --------------------------------------------------------------
-
-
-@pytest.fixture
-def refused_url() -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
-    sock.close()
 
 
 def test_the_backend_key_never_shows_in_a_response_or_a_log_line(

@@ -30,14 +30,6 @@ STALLED = Script(content="Hello there, friend, " * 20, chunk_size=8, stall_after
 
 
 @pytest.fixture(scope="module")
-def scripted() -> Iterator[ScriptedBackend]:
-    server = ScriptedBackend(keep_alive=False)  # the proxy pools no connection: none to count
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def proxy(scripted: ScriptedBackend) -> Iterator[RunningProxy]:
     running = start_proxy({"OPENAI_BASE_URL": scripted.url})
     yield running

@@ -96,14 +96,6 @@ markup_texts = st.lists(
 
 
 @pytest.fixture(scope="module")
-def scripted() -> Iterator[ScriptedBackend]:
-    server = ScriptedBackend(keep_alive=False)  # the proxy pools no connection: none to count
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def proxy(scripted: ScriptedBackend) -> Iterator[RunningProxy]:
     running = start_proxy({"OPENAI_BASE_URL": scripted.url, "UPSTREAM_TIMEOUT": "5"})
     yield running

@@ -47,14 +47,6 @@ TOOLS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def scripted() -> Iterator[ScriptedBackend]:
-    server = ScriptedBackend(keep_alive=False)  # the proxy pools no connection: none to count
-    server.start()
-    yield server
-    server.stop()
-
-
 class ProxyProcess:
     """``glm-proxy serve`` in its own process, on a free port of 127.0.0.1."""
 

@@ -71,24 +71,16 @@ def faulty_proxy(faulty_proxy_server: RunningProxy, faulty: FaultyBackend) -> Ru
     return faulty_proxy_server
 
 
-@pytest.fixture(scope="module")
-def scripted_server() -> Iterator[ScriptedBackend]:
-    server = ScriptedBackend(keep_alive=False)  # the proxy pools no connection: none to count
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def backend(scripted_server: ScriptedBackend) -> ScriptedBackend:
+def backend(scripted: ScriptedBackend) -> ScriptedBackend:
     """This module's scripted backend, reset."""
-    scripted_server.reset()
-    return scripted_server
+    scripted.reset()
+    return scripted
 
 
 @pytest.fixture(scope="module")
-def scripted_proxy_server(scripted_server: ScriptedBackend) -> Iterator[RunningProxy]:
-    running = start_proxy({"OPENAI_BASE_URL": scripted_server.url, "UPSTREAM_TIMEOUT": TIMEOUT})
+def scripted_proxy_server(scripted: ScriptedBackend) -> Iterator[RunningProxy]:
+    running = start_proxy({"OPENAI_BASE_URL": scripted.url, "UPSTREAM_TIMEOUT": TIMEOUT})
     yield running
     running.stop()
 
@@ -96,15 +88,6 @@ def scripted_proxy_server(scripted_server: ScriptedBackend) -> Iterator[RunningP
 @pytest.fixture
 def scripted_proxy(scripted_proxy_server: RunningProxy, backend: ScriptedBackend) -> RunningProxy:
     return scripted_proxy_server
-
-
-@pytest.fixture
-def refused_url() -> Iterator[str]:
-    """A local address that is bound but not listening: connecting to it is refused."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
-    sock.close()
 
 
 def post(proxy: RunningProxy, stream: bool, **fields: Any) -> httpx.Response:

@@ -174,6 +174,15 @@ def test_any_split_gives_the_same_events(cuts: list[int]) -> None:
     assert decode_in_pieces(OPENAI_STREAM, cuts) == OPENAI_EVENTS
 
 
+def event_stream(fields: list[tuple[bytes, str]], newline: bytes) -> bytes:
+    """Field lines (``name: value``, or a blank line for an empty name), each ended by newline."""
+    lines = []
+    for name, value in fields:
+        clean = value.replace("\r", "").replace("\n", "").encode()
+        lines.append(name + b": " + clean if name else b"")
+    return newline.join(lines) + newline
+
+
 @given(
     st.lists(
         st.tuples(st.sampled_from([b"data", b"event", b"id", b"", b"retry"]), st.text()),
@@ -185,11 +194,7 @@ def test_any_split_gives_the_same_events(cuts: list[int]) -> None:
 def test_random_fields_split_anywhere_match_whole(
     fields: list[tuple[bytes, str]], newline: bytes, cuts: list[int]
 ) -> None:
-    lines = []
-    for name, value in fields:
-        clean = value.replace("\r", "").replace("\n", "").encode()
-        lines.append(name + b": " + clean if name else b"")
-    raw = newline.join(lines) + newline
+    raw = event_stream(fields, newline)
     cuts = [cut for cut in cuts if cut <= len(raw)]
     assert decode_in_pieces(raw, cuts) == decode_in_pieces(raw, [])
 
@@ -240,11 +245,7 @@ def payloads_in_pieces(raw: bytes, cuts: list[int]) -> list[bytes]:
 def test_feed_payloads_gives_the_data_of_every_event(
     fields: list[tuple[bytes, str]], newline: bytes, cuts: list[int]
 ) -> None:
-    lines = []
-    for name, value in fields:
-        clean = value.replace("\r", "").replace("\n", "").encode()
-        lines.append(name + b": " + clean if name else b"")
-    raw = newline.join(lines) + newline
+    raw = event_stream(fields, newline)
     cuts = [cut for cut in cuts if cut <= len(raw)]
     expected = [event.data.encode() for event in decode_in_pieces(raw, [])]
     assert payloads_in_pieces(raw, cuts) == expected
