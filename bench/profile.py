@@ -54,23 +54,32 @@ def package(path: str) -> str:
     return path.split("/", 1)[0]
 
 
-def read_samples(raw: Path) -> tuple[collections.Counter[str], collections.Counter[str], int]:
-    """Self-time samples per function and per package from py-spy's ``raw`` (collapsed) output."""
+def read_samples(
+    raw: Path,
+) -> tuple[collections.Counter[str], collections.Counter[str], collections.Counter[str], int]:
+    """Samples per function (self time, and inclusive: the function anywhere on the stack) and
+    per package (self time) from py-spy's ``raw`` (collapsed) output."""
     functions: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
     packages: collections.Counter[str] = collections.Counter()
     total = 0
     for line in raw.read_text(encoding="utf-8").splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
-        match = _FRAME.match(stack.split(";")[-1])
-        if match is None:
+        names: list[str] = []
+        for frame in stack.split(";"):
+            match = _FRAME.match(frame)
+            if match is not None:
+                names.append(f"{match['function']} ({short_path(match['path'])})")
+        if not names:
             continue
-        path = short_path(match["path"])
-        functions[f"{match['function']} ({path})"] += int(count)
-        packages[package(path)] += int(count)
+        functions[names[-1]] += int(count)
+        for name in set(names):
+            inclusive[name] += int(count)
+        packages[package(names[-1].rsplit(" (", 1)[1][:-1])] += int(count)
         total += int(count)
-    return functions, packages, total
+    return functions, inclusive, packages, total
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds between chunks")
     parser.add_argument("--seconds", type=int, default=8, help="seconds of sampling")
     parser.add_argument("--top", type=int, default=30, help="functions to show")
+    parser.add_argument(
+        "--inclusive", action="store_true", help="also time per function with what it calls"
+    )
     args = parser.parse_args(argv)
     workload = {w.name: w for w in workloads()}[args.workload]
     with Services() as services:
@@ -110,10 +122,14 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             load.kill()
             load.wait()
-        functions, packages, total = read_samples(raw)
+        functions, inclusive, packages, total = read_samples(raw)
     print(f"\n{total} samples; self time per function:")
     for name, count in functions.most_common(args.top):
         print(f"{100 * count / total:5.1f}%  {name}")
+    if args.inclusive:
+        print("\ninclusive time per function (itself and what it calls):")
+        for name, count in inclusive.most_common(args.top * 2):
+            print(f"{100 * count / total:5.1f}%  {name}")
     print("\nper package:")
     for name, count in packages.most_common(15):
         print(f"{100 * count / total:5.1f}%  {name}")

@@ -48,8 +48,9 @@ class RunningProxy:
         self.thread.join(10)
 
 
-def start_proxy(env: dict[str, str]) -> RunningProxy:
-    """Start the proxy with settings read from ``env`` (names as in ``.env``)."""
+def start_proxy(env: dict[str, str], root_path: str = "") -> RunningProxy:
+    """Start the proxy with settings read from ``env`` (names as in ``.env``); ``root_path``:
+    uvicorn's, for a proxy mounted under a prefix."""
     import uvicorn
 
     from glm_proxy.app import create_app
@@ -66,6 +67,7 @@ def start_proxy(env: dict[str, str]) -> RunningProxy:
         http="httptools",
         ws="none",
         lifespan="on",
+        root_path=root_path,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -13,7 +13,7 @@ import openai
 import orjson
 import pytest
 
-from conftest import RunningProxy
+from conftest import RunningProxy, start_proxy
 from scripted_backend import Script, ScriptedBackend
 from wirecheck import check_sse_bytes, check_stream
 
@@ -364,6 +364,32 @@ def test_glm_models_setting_widens_the_translation(
         response.json()["choices"][0]["message"]["tool_calls"][0]["function"]["name"]
         == "get_weather"
     )
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_chat_answers_alike_through_the_short_way_in_and_through_fastapi(
+    proxy: RunningProxy, backend: ScriptedBackend, stream: bool
+) -> None:
+    # Under a root_path (a reverse proxy that strips /api) a request goes through FastAPI's
+    # router; others take ProxyApp's short way to the same handler: the answers must not
+    # differ (ids aside).
+    mounted = start_proxy({"OPENAI_BASE_URL": backend.url}, root_path="/api")
+    try:
+        script = Script(content="<think>x</think>" + GLM_CALL, chunk_size=5)
+        backend.script(script, script)
+        body = {**CHAT, "tools": TOOLS, "stream": stream}
+        short = post_chat(proxy, body)
+        routed = post_chat(mounted, body)
+    finally:
+        mounted.stop()
+    assert short.status_code == routed.status_code == 200
+    assert short.headers["content-type"] == routed.headers["content-type"]
+    assert _without_ids(short.content) == _without_ids(routed.content)
+    assert b'"name":"get_weather"' in short.content
+
+
+def _without_ids(content: bytes) -> bytes:
+    return re.sub(rb'"(call_|chatcmpl-)[0-9A-Za-z]+"', b'"ID"', content)
 
 
 def test_other_routes_are_relayed_with_method_query_body_and_headers(

@@ -141,6 +141,10 @@ def configure_logging(level: str, stream: TextIO | None = None, hidden: Iterable
     """Send the ``glm_proxy`` logger's records at ``level`` and above to ``stream`` (stderr),
     and the request lines too unless ``level`` is ERROR or CRITICAL; ``hidden``: keys to mask."""
     stream = sys.stderr if stream is None else stream
+    # No line shows the thread, the process or the caller's source line: not collecting them
+    # makes each record cheaper (the logging HOWTO's "Optimization").
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None
     handler = logging.StreamHandler(stream)
     handler.setFormatter(ConsoleFormatter(colour=_is_terminal(stream), hidden=hidden))
     root = logging.getLogger("glm_proxy")

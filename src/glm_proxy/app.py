@@ -16,9 +16,11 @@ The hot path stays lean: the raw body is parsed once with orjson, checked by han
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import orjson
@@ -27,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from glm_proxy.access_log import RequestRecord
 from glm_proxy.chat_request import check_body_headers, parse_chat_request
@@ -58,7 +61,7 @@ from glm_proxy.upstream import Upstream, response_headers
 
 logger = logging.getLogger("glm_proxy.app")
 
-__all__ = ["RECORD", "Proxy", "create_app"]
+__all__ = ["RECORD", "Proxy", "ProxyApp", "create_app"]
 CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
 RELAY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 READ_WHOLE_LIMIT = 1 << 20
@@ -74,15 +77,21 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await proxy.upstream.start()
         drain.started()
+        # Everything built so far (modules, the app, the session) lives as long as the process:
+        # out of the collector's sight, the collections that requests cause stay cheap (about
+        # a sixth of the CPU per request otherwise; see bench/results).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
             drain.stopped()
             await proxy.upstream.close()
 
-    app = FastAPI(
+    app = ProxyApp(
         title="glm-proxy", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
+    app.chat = RequestMiddleware(partial(_answer, proxy.chat_completions), settings, drain)
     for path in CHAT_PATHS:
         app.add_route(path, proxy.chat_completions, methods=["POST"])
     app.add_route("/health", proxy.health, methods=["GET"])
@@ -100,6 +109,44 @@ def create_app(settings: Settings) -> FastAPI:
     key = settings.api_key
     app.state.hidden = hidden_forms(key)
     return app
+
+
+class ProxyApp(FastAPI):
+    """The FastAPI app, with a short way in for the requests that matter most.
+
+    ``POST /v1/chat/completions`` (and ``/chat/completions``) goes straight to ``chat``: the
+    same ``RequestMiddleware`` and handler as through FastAPI, without its routing, middleware
+    and exception layers (about a tenth of the CPU of a request). The routes stay registered
+    for requests under a ``root_path``, which FastAPI's router knows how to strip.
+    """
+
+    chat: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] in CHAT_PATHS
+            and not scope.get("root_path")
+        ):
+            scope["app"] = self
+            await self.chat(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
+async def _answer(
+    handler: Callable[[Request], Awaitable[Response]], scope: Scope, receive: Receive, send: Send
+) -> None:
+    """Run ``handler`` as an ASGI app, answering errors as the app's exception handlers do."""
+    request = Request(scope, receive)
+    try:
+        response = await handler(request)
+    except ProxyError as error:
+        response = await _proxy_error(request, error)
+    except ClientDisconnect as error:
+        response = await _client_disconnect(request, error)
+    await response(scope, receive, send)
 
 
 class Proxy:

@@ -14,10 +14,14 @@ away: the error carries what arrived (``BackendError.partial``, sent as ``error.
 from __future__ import annotations
 
 import errno
+import weakref
 from collections.abc import Iterable, Sequence
-from types import SimpleNamespace
+from contextvars import ContextVar
 
 import aiohttp
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.client_reqrep import ClientRequest
+from aiohttp.tracing import Trace
 from yarl import URL
 
 from glm_proxy.config import Settings
@@ -89,15 +93,12 @@ class Upstream:
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-        reuse = aiohttp.TraceConfig()
-        reuse.on_connection_reuseconn.append(_mark_reused)
+        connector = _PoolConnector(limit=0, ttl_dns_cache=300)
         self._session = aiohttp.ClientSession(
             connector=connector,
             timeout=self._timeout,
             skip_auto_headers=("Accept-Encoding",),
             auto_decompress=True,
-            trace_configs=[reuse],
         )
 
     async def close(self) -> None:
@@ -150,7 +151,8 @@ class Upstream:
         headers = list(headers)
         retries = STALE_RETRIES
         while True:
-            attempt = {"reused": False}
+            attempt = _Attempt()
+            token = _ATTEMPT.set(attempt)
             try:
                 return await self._session.request(
                     method,
@@ -159,17 +161,18 @@ class Upstream:
                     data=body,
                     allow_redirects=False,
                     timeout=timeout,
-                    trace_request_ctx=attempt,
                 )
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as error:
                 # A backend closes a kept-alive connection when it likes (often after 5 s idle):
                 # a request that went out on a pooled one just then never reached the backend
                 # and goes out again. One that failed on a new connection does not.
-                if not attempt["reused"] or not retries:
+                if not attempt.reused or not retries:
                     raise self.error(error, responded=False) from error
                 retries -= 1
             except (aiohttp.ClientError, TimeoutError) as error:
                 raise self.error(error, responded=False) from error
+            finally:
+                _ATTEMPT.reset(token)
 
     async def read(self, response: aiohttp.ClientResponse) -> bytes:
         """The whole body of ``response`` (which is then released).
@@ -240,13 +243,42 @@ def response_headers(response: aiohttp.ClientResponse) -> list[tuple[bytes, byte
     ]
 
 
-async def _mark_reused(
-    session: aiohttp.ClientSession,
-    context: SimpleNamespace,
-    params: aiohttp.TraceConnectionReuseconnParams,
-) -> None:
-    """Trace hook: the request went out on a pooled connection (see ``Upstream.send``)."""
-    context.trace_request_ctx["reused"] = True
+class _Attempt:
+    """One try of ``Upstream.send``: whether it went out on a connection used before."""
+
+    __slots__ = ("reused",)
+
+    def __init__(self) -> None:
+        self.reused = False
+
+
+_ATTEMPT: ContextVar[_Attempt | None] = ContextVar("glm_proxy_upstream_attempt", default=None)
+"""The try of ``Upstream.send`` running in this task, for ``_PoolConnector`` to fill in."""
+
+
+class _PoolConnector(aiohttp.TCPConnector):
+    """A connector that tells ``Upstream.send`` whether its request got a pooled connection.
+
+    (aiohttp's trace hooks say it too, but cost a dozen awaited callbacks per request.)
+    """
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self._used: weakref.WeakSet[ResponseHandler] = weakref.WeakSet()
+
+    async def connect(
+        self,
+        req: ClientRequest,
+        traces: list[Trace],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
+    ) -> aiohttp.connector.Connection:
+        connection = await super().connect(req, traces, timeout)
+        attempt = _ATTEMPT.get()
+        protocol = connection.protocol
+        if attempt is not None and protocol is not None:
+            attempt.reused = protocol in self._used
+            self._used.add(protocol)
+        return connection
 
 
 def _closed(error: aiohttp.ClientError) -> str:
