@@ -266,3 +266,18 @@ def test_a_body_declared_as_something_else_is_415(
         check_body_headers([(b"host", b"x"), (header, value)])
     assert raised.value.message.startswith(message)
     assert (raised.value.status, raised.value.code) == (415, "unsupported_media_type")
+
+
+def test_a_tools_array_that_passed_is_remembered_and_a_bad_one_never_is() -> None:
+    from glm_proxy.chat_request import _check_tools_text
+
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    body = orjson.dumps({"model": "m", "messages": [], "tools": tools})
+    parse_chat_request(body)
+    hits = _check_tools_text.cache_info().hits
+    assert parse_chat_request(body)["tools"] == tools
+    assert _check_tools_text.cache_info().hits == hits + 1
+    bad = orjson.dumps({"model": "m", "messages": [], "tools": [{"function": {"name": 3}}]})
+    for _ in range(2):
+        with pytest.raises(BadRequest, match=r"tools\[0\]\.function\.name"):
+            parse_chat_request(bad)

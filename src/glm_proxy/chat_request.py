@@ -14,17 +14,26 @@ names its place (``'messages[2].role' must be a string, got a number``):
   (``tool_schema.check_parameters``).
 
 Everything else is the backend's business and passes through untouched.
+
+A client sends the same tools with every request of a conversation (coding agents send dozens,
+tens of kilobytes), so a tools array that passed is remembered by its JSON text: the next
+request with the same tools pays for one ``orjson.dumps`` instead of the walk (a few
+microseconds instead of a few hundred for 25 agent-sized tools).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from glm_proxy.errors import BadRequest, UnsupportedMediaType, json_kind
 from glm_proxy.tool_schema import check_parameters
+
+TOOLS_REMEMBERED = 64
+"""Distinct tools arrays whose check is remembered (the least recently used go first)."""
 
 
 def check_body_headers(headers: Iterable[tuple[bytes, bytes]]) -> None:
@@ -75,9 +84,16 @@ def parse_chat_request(body: bytes) -> dict[str, Any]:
     if tools is not None:
         if not isinstance(tools, list):
             raise _wrong_type("tools", "an array", tools)
-        for index, tool in enumerate(tools):
-            _check_tool(index, tool)
+        if tools:
+            _check_tools_text(orjson.dumps(tools))
     return data
+
+
+@lru_cache(maxsize=TOOLS_REMEMBERED)
+def _check_tools_text(text: bytes) -> None:
+    """Check the tools array written as ``text``; only arrays that passed are remembered."""
+    for index, tool in enumerate(orjson.loads(text)):
+        _check_tool(index, tool)
 
 
 def _require(data: dict[str, Any], name: str, kind: type) -> Any:
