@@ -167,7 +167,10 @@ class ScriptedBackend:
         recorded = await self._record(request)
         payload = {"method": recorded.method, "path": recorded.path, "query": recorded.query}
         payload["body"] = recorded.body.decode("utf-8", "replace")
-        return web.json_response(payload, headers={"x-backend": "scripted"})
+        headers = {"x-backend": "scripted"}
+        if recorded.path.endswith("/set-cookie"):
+            headers["Set-Cookie"] = "session=backend-secret; Path=/"
+        return web.json_response(payload, headers=headers)
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         recorded = await self._record(request)

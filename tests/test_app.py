@@ -408,6 +408,23 @@ def test_other_routes_are_relayed_with_method_query_body_and_headers(
     assert deleted.json()["method"] == "DELETE"
 
 
+def test_cookies_the_backend_sets_reach_that_client_and_no_later_request(
+    make_proxy: Callable[..., RunningProxy], backend: ScriptedBackend
+) -> None:
+    # By host name: aiohttp's default cookie jar would keep cookies from it (not from an IP).
+    proxy = make_proxy(OPENAI_BASE_URL=backend.url.replace("127.0.0.1", "localhost"))
+    first = httpx.get(proxy.base_url + "/set-cookie")
+    assert first.headers["set-cookie"] == "session=backend-secret; Path=/"
+    httpx.get(proxy.base_url + "/other")
+    post_chat(proxy, CHAT)
+    assert [r.path for r in backend.requests] == [
+        "/v1/set-cookie",
+        "/v1/other",
+        "/v1/chat/completions",
+    ]
+    assert all("cookie" not in r.headers for r in backend.requests)
+
+
 def test_models_are_listed_through_the_sdk(client: openai.OpenAI) -> None:
     assert [model.id for model in client.models.list()] == ["glm-4.5-air"]
 

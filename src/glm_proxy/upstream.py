@@ -99,6 +99,9 @@ class Upstream:
             timeout=self._timeout,
             skip_auto_headers=("Accept-Encoding",),
             auto_decompress=True,
+            # One client's cookies from the backend must not ride along with another client's
+            # requests (they still reach the client that got them, in the relayed headers).
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
 
     async def close(self) -> None:
