@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
 import orjson
-from hypothesis import given
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from glm_proxy.chunk_template import PlainChunkTemplate, plain_text
+from glm_proxy.chunk_template import PlainChunkTemplate, PlainText, plain_text
+from glm_proxy.sse import SSEDecoder, SSEError
 
 
 def chunk(content: Any, **extra: Any) -> dict[str, Any]:
@@ -86,3 +89,234 @@ def test_recognised_text_equals_decoded_text(first: str, second: str, space: byt
     found = template.match(other)
     if found is not None:
         assert found[:2] == (0, orjson.loads(other)["choices"][0]["delta"]["content"])
+
+
+# -- whole reads (``read``): the same events as the decoder and ``match``, in one pass ----------
+
+
+def learnt_pair(content: str = "Hello") -> tuple[PlainChunkTemplate, PlainChunkTemplate]:
+    return learnt(content), learnt(content)
+
+
+def started_decoder() -> SSEDecoder:
+    decoder = SSEDecoder()
+    decoder.feed_payloads(b": the stream has begun\n\n")
+    return decoder
+
+
+def event(payload: bytes, newline: bytes = b"\n") -> bytes:
+    return b"data: " + payload + newline + newline
+
+
+def template_event(content: str, newline: bytes = b"\n") -> bytes:
+    return event(orjson.dumps(chunk(content)), newline)
+
+
+def middle_event(middle: bytes) -> bytes:
+    """An event of the template's shape around ``middle`` as it is (maybe not JSON at all)."""
+    prefix, suffix = orjson.dumps(chunk("")).split(b'""')
+    return event(prefix + b'"' + middle + b'"' + suffix)
+
+
+def meaning(items: list[bytes | PlainText]) -> list[tuple[str, Any]]:
+    """What the translator makes of a read's items: the runs of plain text of the template's
+    shape joined (it joins them too), every other event decoded as ``_load`` decodes it."""
+    shape = chunk("Hello")
+    out: list[tuple[str, Any]] = []
+    for item in items:
+        if isinstance(item, tuple):
+            index, text, found = item
+            assert found == shape
+            assert index == 0
+        else:
+            decoded = load(item)
+            if not (isinstance(decoded, dict) and plain_text(decoded) is not None):
+                out.append(("event", decoded))
+                continue
+            text = decoded["choices"][0]["delta"]["content"]
+            if decoded != chunk(text):
+                out.append(("event", decoded))
+                continue
+        if out and out[-1][0] == "text":
+            out[-1] = ("text", out[-1][1] + text)
+        else:
+            out.append(("text", text))
+    return out
+
+
+def load(payload: bytes) -> Any:
+    for data in (payload, payload.decode("utf-8", "replace")):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return ("not json", payload.decode("utf-8", "replace"))
+
+
+def read_both(raw: bytes, cuts: list[int]) -> list[tuple[list[Any], list[Any]]]:
+    """Per read: (what ``read`` gives, what the decoder and ``match`` give), as ``meaning``."""
+    fast, slow = learnt_pair()
+    fast_decoder, slow_decoder = started_decoder(), started_decoder()
+    bounds = [0, *sorted(cuts), len(raw)]
+    reads = []
+    for start, end in itertools.pairwise(bounds):
+        data = raw[start:end]
+        got = fast.read(data, fast_decoder)
+        expected: list[bytes | PlainText] = [
+            slow.match(payload) or payload for payload in slow_decoder.feed_payloads(data)
+        ]
+        reads.append((meaning(got), meaning(expected)))
+    flushed = [event.data.encode() for event in fast_decoder.flush()]
+    expected_flush = [event.data.encode() for event in slow_decoder.flush()]
+    reads.append((meaning(list(flushed)), meaning(list(expected_flush))))
+    return reads
+
+
+def test_a_read_of_chunks_of_the_shape_is_one_run_of_text() -> None:
+    template, decoder = learnt(), started_decoder()
+    raw = b"".join(template_event(text) for text in ("The ", "answer", " is ", "42", "", "."))
+    assert template.read(raw, decoder) == [(0, "The answer is 42.", chunk("Hello"))]
+    assert decoder.at_boundary
+
+
+def test_one_event_per_read_is_recognised() -> None:
+    template, decoder = learnt(), started_decoder()
+    assert template.read(template_event("한국어"), decoder) == [(0, "한국어", chunk("Hello"))]
+    assert template.read(template_event("x"), decoder) == [(0, "x", chunk("Hello"))]
+
+
+def test_escapes_are_decoded_and_other_events_keep_their_place() -> None:
+    template, decoder = learnt(), started_decoder()
+    raw = template_event("a") + template_event('say "hi"\n') + template_event("b")
+    assert template.read(raw, decoder) == [(0, 'asay "hi"\nb', chunk("Hello"))]
+    other = orjson.dumps(chunk("", finish_reason="stop"))  # the same prefix, not the suffix
+    raw = (
+        template_event("c")
+        + b": a comment\n\n"
+        + template_event("d")
+        + event(other)
+        + template_event("e")
+        + template_event("f")
+        + event(b"[DONE]")
+    )
+    assert meaning(template.read(raw, decoder)) == [
+        ("text", "cd"),
+        ("event", orjson.loads(other)),
+        ("text", "ef"),
+        ("event", ("not json", "[DONE]")),
+    ]
+
+
+def test_an_event_cut_by_the_end_of_a_read_waits_for_the_next() -> None:
+    template, decoder = learnt(), started_decoder()
+    raw = template_event("one") + template_event("two") + template_event("three")
+    cut = len(raw) - 10
+    assert template.read(raw[:cut], decoder) == [(0, "onetwo", chunk("Hello"))]
+    assert not decoder.at_boundary
+    assert meaning(template.read(raw[cut:], decoder)) == [("text", "three")]
+
+
+def test_what_is_not_a_json_string_goes_back_as_the_event_data() -> None:
+    template, decoder = learnt(), started_decoder()
+    for middle in (b'a"b', b"a\\", b"\xff", b"\x01", b'", "x": "'):
+        raw = template_event("a") + middle_event(middle) + template_event("b")
+        got = template.read(raw, decoder)
+        assert got[0] == (0, "a", chunk("Hello"))
+        assert got[-1] == (0, "b", chunk("Hello"))
+        assert got[1:-1] == [middle_event(middle)[len(b"data: ") : -2]]
+
+
+def test_a_multi_line_event_between_the_separators_is_read_as_lines() -> None:
+    template, decoder = learnt(), started_decoder()
+    raw = template_event("a") + middle_event(b"x\nevent: odd\ndata: y") + template_event("b")
+    got = template.read(raw, decoder)
+    assert got[0] == (0, "a", chunk("Hello"))
+    assert got[-1] == (0, "b", chunk("Hello"))
+    prefix, suffix = orjson.dumps(chunk("")).split(b'""')
+    assert got[1:-1] == [prefix + b'"x\ny"' + suffix]
+
+
+def test_a_read_with_carriage_returns_is_left_to_the_decoder() -> None:
+    template, decoder = learnt(), started_decoder()
+    raw = template_event("a", b"\r\n") + template_event("b", b"\r\n")
+    assert meaning(template.read(raw, decoder)) == [("text", "ab")]
+
+
+def test_a_character_cut_between_two_chunks_is_not_joined() -> None:
+    template, decoder = learnt(), started_decoder()
+    whole = "한".encode()
+    raw = middle_event(whole[:1]) + middle_event(whole[1:]) + template_event("!")
+    got = template.read(raw, decoder)
+    assert got[-1] == (0, "!", chunk("Hello"))
+    # Each half is invalid UTF-8 on its own: the JSON decoder replaces it, as everywhere else.
+    assert [meaning([item]) for item in got[:-1]] == [
+        [("text", "\ufffd")],
+        [("text", "\ufffd" * 2)],
+    ]
+
+
+_HAN = "한".encode()
+_PIECES = st.one_of(
+    st.text(max_size=6).map(template_event),
+    st.text(max_size=6).map(template_event),
+    st.binary(max_size=5).map(middle_event),
+    st.sampled_from(
+        [
+            template_event("x", b"\r\n"),
+            template_event("\u00e9"),
+            middle_event(_HAN[:1]),  # a character cut between two chunks
+            middle_event(_HAN[1:]),
+            middle_event(b"\\u00e9"),
+            event(orjson.dumps(chunk("", finish_reason="stop"))),
+            event(orjson.dumps({**chunk("y"), "usage": {"total_tokens": 1}})),
+            b": comment\n\n",
+            b"event: other\n",
+            b"data: one\n",  # no blank line: the next event's data joins it
+            b"data: one\ndata: two\n\n",
+            b"id: 7\n\n",
+            b"data: [DONE]\n\n",
+            b"\n",
+            b"\r",
+            b"data: " + orjson.dumps(chunk("z")),  # no line end: the next line joins it
+        ]
+    ),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(_PIECES, st.booleans()), max_size=12), st.lists(st.integers(0, 3000)))
+def test_read_gives_what_decoding_and_matching_each_event_gives(
+    pieces: list[tuple[bytes, bool]], more_cuts: list[int]
+) -> None:
+    raw = b"".join(piece for piece, _ in pieces)
+    # Reads end between events (where the fast path starts) and anywhere else.
+    ends = list(itertools.accumulate(len(piece) for piece, _ in pieces))
+    cuts = [end for end, (_, cut) in zip(ends, pieces, strict=True) if cut]
+    cuts += [cut for cut in more_cuts[:4] if cut <= len(raw)]
+    for got, expected in read_both(raw, cuts):
+        assert got == expected
+
+
+def test_an_event_where_prefix_and_suffix_overlap_is_not_recognised() -> None:
+    template, decoder = learnt(), started_decoder()
+    prefix, suffix = orjson.dumps(chunk("")).split(b'""')
+    # The prefix's closing quote is also the suffix's opening one: no content at all.
+    truncated = prefix + b'"' + suffix
+    assert template.read(event(truncated), decoder) == [truncated]
+
+
+def test_read_before_learning_is_the_decoder() -> None:
+    decoder = started_decoder()
+    raw = template_event("a") + template_event("b")
+    assert PlainChunkTemplate().read(raw, decoder) == [
+        orjson.dumps(chunk("a")),
+        orjson.dumps(chunk("b")),
+    ]
+
+
+def test_read_keeps_the_decoder_cap() -> None:
+    template = learnt()
+    decoder = SSEDecoder(max_line=100)
+    decoder.feed_payloads(b": start\n\n")
+    with pytest.raises(SSEError):
+        template.read(template_event("a" * 200) + template_event("b"), decoder)

@@ -770,3 +770,18 @@ def test_feed_many_with_chunks_recognised_from_bytes(style: Style, size: int, ba
         comparable(c) for c in accumulate_choices(one_by_one)
     ]
     assert recognised > len(chunks) // 2  # most chunks never went through the JSON decoder
+
+
+def test_a_recognised_shape_is_checked_again_once_the_envelope_changed() -> None:
+    # A shape found to be plain text is not checked again in later reads, until a chunk fed
+    # on its own changes the envelope: then its own field must go out again.
+    translator = StreamTranslator(request())
+    translator.feed(delta_chunk(role="assistant", content=""))
+    shape = delta_chunk(content="")
+    first = translator.feed_many([(0, "a", shape)])
+    assert [chunk["system_fingerprint"] for chunk in first] == ["fp_1"]
+    translator.feed({**delta_chunk(content="b"), "system_fingerprint": "fp_2"})
+    again = translator.feed_many([(0, "c", shape)])
+    assert [(chunk["system_fingerprint"], chunk["choices"][0]["delta"]) for chunk in again] == [
+        ("fp_1", {"content": "c"})
+    ]

@@ -3,10 +3,22 @@
 Most chunks of a streamed answer differ from each other only in the text of
 ``choices[0].delta.content``: the id, model, created and every other byte stay the same. Once
 one such chunk has been decoded, its bytes split into a prefix (up to the opening quote of the
-content), the content, and a suffix (from the closing quote). A later event that starts with the
-same prefix and ends with the same suffix, and whose middle holds no quote, no backslash and no
-control character, is that same JSON document with another content string: its text is the
-middle, as is. Anything else is decoded as JSON in the usual way.
+content), the content, and a suffix (from the closing quote). A later event whose data starts
+with the same prefix and ends with the same suffix, and whose middle is a JSON string's body, is
+that same JSON document with another content string. Anything else is decoded as JSON in the
+usual way.
+
+Strategy for a whole read from the backend (``PlainChunkTemplate.read``): the read is cut at
+every ``suffix + "\\n\\ndata: " + prefix``, the end of one such event and the start of the next.
+That separator holds raw line ends, which cannot occur inside a JSON string nor inside one SSE
+line, so every piece between two separators that holds no line end is the middle of one whole
+``data:`` event. One regex over the joined middles finds whether any holds a quote, a backslash
+or a control character; usually none does, and the run of middles is one text, decoded once.
+A middle with escapes is decoded as a JSON string on its own; anything else (line ends, invalid
+JSON or UTF-8) is given back as the event's data for the usual path. The bytes before the first
+separator and after the last go through the SSE decoder unless they are plainly one such event
+too, so the decoder's state (a line cut across reads, a multi-line event, a ``\\r``) is never
+bypassed: a read with a ``\\r`` anywhere is left to the decoder whole.
 """
 
 from __future__ import annotations
@@ -14,8 +26,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
+
+from glm_proxy.sse import SSEDecoder
+
 PlainText = tuple[int, str, dict[str, Any]]
-"""A recognised chunk: (choice index, content text, the decoded chunk it has the shape of)."""
+"""A recognised chunk (or a run of them, its text joined): (choice index, content text, the
+decoded chunk it has the shape of)."""
 
 _UNSAFE = re.compile(rb'["\\\x00-\x1f]')
 _PLAIN_CHOICE_FIELDS = frozenset(("index", "delta", "finish_reason", "logprobs"))
@@ -25,7 +42,7 @@ _CONTENT_KEY = b'"content"'
 class PlainChunkTemplate:
     """The byte shape of the last plain-text chunk of one stream (see the module docstring)."""
 
-    __slots__ = ("_chunk", "_index", "_prefix", "_size", "_suffix")
+    __slots__ = ("_chunk", "_end", "_index", "_line", "_prefix", "_separator", "_size", "_suffix")
 
     def __init__(self) -> None:
         self._prefix = b""
@@ -33,6 +50,103 @@ class PlainChunkTemplate:
         self._size = -1  # len(prefix) + len(suffix); -1: nothing learnt yet
         self._index = 0
         self._chunk: dict[str, Any] = {}
+        self._line = b""  # b"data: " + prefix: how such an event starts
+        self._end = b""  # suffix + b"\n\n": how it ends
+        self._separator = b""  # the end of one such event and the start of the next
+
+    @property
+    def learnt(self) -> bool:
+        """Whether a shape has been learnt (``read`` recognises nothing before)."""
+        return self._size >= 0
+
+    def read(self, data: bytes, decoder: SSEDecoder) -> list[bytes | PlainText]:
+        """The events of one read from the backend, in order: runs of chunks of the learnt shape
+        recognised (one ``PlainText`` per run), the data of every other event as bytes.
+
+        The same as ``decoder.feed_payloads(data)`` with ``match`` on each payload, but in one
+        pass over the read (see the module docstring); ``decoder`` reads what is not recognised.
+        """
+        line = self._line
+        if self._size < 0 or b"\r" in data or len(data) > decoder.max_line:
+            return list(decoder.feed_payloads(data))  # (no line of ``data`` is over the cap)
+        end = self._end
+        out: list[bytes | PlainText] = []
+        pieces = data.split(self._separator)
+        if len(pieces) == 1:  # no two such events in a row: one (a paced stream), or none
+            if (
+                decoder.at_boundary
+                and len(data) >= len(line) + len(end)
+                and data.startswith(line)
+                and data.endswith(end)
+                and data.find(b"\n") == len(data) - 2
+            ):
+                self._texts([data[len(line) : -len(end)]], decoder, out)
+                return out
+            return list(decoder.feed_payloads(data))
+        first = pieces[0]
+        if decoder.at_boundary and first.startswith(line) and b"\n" not in first:
+            pieces[0] = first[len(line) :]
+        else:  # what comes before the first separator is the decoder's to read
+            out += decoder.feed_payloads(data[: len(first) + len(end)])
+            del pieces[0]
+        last = pieces[-1]
+        if last.endswith(end) and last.find(b"\n") == len(last) - 2:
+            pieces[-1] = last[: -len(end)]
+            self._texts(pieces, decoder, out)
+        else:  # the last event is cut by the end of the read, or other events follow it
+            del pieces[-1]
+            self._texts(pieces, decoder, out)
+            out += decoder.feed_payloads(line + last)
+        return out
+
+    def _texts(
+        self, middles: list[bytes], decoder: SSEDecoder, out: list[bytes | PlainText]
+    ) -> None:
+        """The events whose data is prefix + middle + suffix, for each of ``middles``."""
+        if not middles:
+            return
+        joined = b"".join(middles)
+        if _UNSAFE.search(joined) is None:
+            if joined.isascii():
+                out.append((self._index, joined.decode("ascii"), self._chunk))
+                return
+            try:  # each on its own: a character cut between two chunks is not one
+                text = "".join([middle.decode() for middle in middles])
+            except UnicodeDecodeError:
+                pass
+            else:
+                out.append((self._index, text, self._chunk))
+                return
+        texts: list[str] = []
+        for middle in middles:
+            found = self._text(middle)
+            if found is not None:
+                texts.append(found)
+                continue
+            if texts:
+                out.append((self._index, "".join(texts), self._chunk))
+                texts = []
+            if b"\n" in middle:  # several lines: the decoder reads them (it is at an event's end)
+                out += decoder.feed_payloads(self._line + middle + self._end)
+            else:
+                out.append(self._prefix + middle + self._suffix)
+        if texts:
+            out.append((self._index, "".join(texts), self._chunk))
+
+    def _text(self, middle: bytes) -> str | None:
+        """The content a middle stands for, or None when it is not a JSON string's body."""
+        if _UNSAFE.search(middle) is None:
+            try:
+                return middle.decode()
+            except UnicodeDecodeError:
+                return None
+        if b"\n" in middle:
+            return None
+        try:  # escapes: a quote that is not escaped makes the document invalid
+            text = orjson.loads(b'"' + middle + b'"')
+        except orjson.JSONDecodeError:
+            return None
+        return text if type(text) is str else None
 
     def match(self, payload: bytes) -> PlainText | None:
         """The chunk's (index, text, shape) when ``payload`` has the learnt shape, else None."""
@@ -71,6 +185,9 @@ class PlainChunkTemplate:
         self._prefix, self._suffix = payload[:start], payload[end:]
         self._size = len(payload) - len(encoded)
         self._index, self._chunk = index, chunk
+        self._line = b"data: " + self._prefix
+        self._end = self._suffix + b"\n\n"
+        self._separator = self._end + self._line
 
 
 def plain_text(chunk: dict[str, Any]) -> tuple[int, str] | None:

@@ -68,6 +68,22 @@ class SSEDecoder:
         self._event: str | None = None
         self._id: str | None = None
 
+    @property
+    def max_line(self) -> int:
+        """The cap on a line, and on an event's data, in bytes."""
+        return self._max_line
+
+    @property
+    def at_boundary(self) -> bool:
+        """Whether the input so far ends at an event's end: no line, data or field is pending.
+
+        Then a whole ``data: ...\\n\\n`` event that comes next means its data and nothing
+        else, so a caller may read such events itself without changing what follows.
+        """
+        return not (
+            self._start or self._pending or self._data or self._event is not None or self._skip_lf
+        )
+
     def feed(self, data: bytes) -> list[SSEEvent]:
         # Fast path: the feed is exactly one whole ``data: ...\n\n`` event, nothing pending.
         end = data.find(b"\n")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -143,7 +143,7 @@ async def translated_stream(
             async for data in response.content.iter_any():
                 if debug:
                     raw.append(data)
-                out = _translate_events(decoder.feed_payloads(data), translator, template)
+                out = _translate_read(data, decoder, translator, template)
                 if out:
                     yield b"".join(out)
             read_to_end = True
@@ -203,16 +203,61 @@ def _unfinished(
     return None
 
 
-def _translate_events(
-    payloads: list[bytes], translator: StreamTranslator, template: PlainChunkTemplate
-) -> list[bytes]:
-    """The client's events for the backend's events of one read (translated together).
+_LEARNING_EVENTS = 4
+"""How many events of a read are read one by one, at most, while no shape is learnt yet."""
 
-    Plain-text chunks shaped like the last one are recognised from their bytes (most chunks of
-    a stream): only the others go through the JSON decoder.
+
+def _translate_read(
+    data: bytes, decoder: SSEDecoder, translator: StreamTranslator, template: PlainChunkTemplate
+) -> list[bytes]:
+    """The client's events for one read from the backend (its chunks translated together).
+
+    Plain-text chunks shaped like the last one are recognised from their bytes by
+    ``template.read`` (most chunks of a stream): only the others go through the JSON decoder.
+    Until a shape is learnt, the first events of the read go to the decoder one by one, so that
+    the rest of the read (often the whole stream, from a fast backend) can use the shape.
     """
     items: list[dict[str, Any] | PlainText] = []
+    start = 0
+    for _ in range(_LEARNING_EVENTS):
+        if template.learnt:
+            break
+        end = data.find(b"\n\n", start) + 2
+        if end < 2:
+            break
+        _collect(decoder.feed_payloads(data[start:end]), translator, template, items)
+        start = end
+    rest = data[start:] if start else data
+    if rest:
+        _collect(template.read(rest, decoder), translator, template, items)
+    return _encoded(translator.feed_many(items)) if items else []
+
+
+def _translate_events(
+    payloads: Sequence[bytes | PlainText],
+    translator: StreamTranslator,
+    template: PlainChunkTemplate,
+) -> list[bytes]:
+    """The client's events for the given backend events (translated together)."""
+    items: list[dict[str, Any] | PlainText] = []
+    _collect(payloads, translator, template, items)
+    return _encoded(translator.feed_many(items)) if items else []
+
+
+def _collect(
+    payloads: Sequence[bytes | PlainText],
+    translator: StreamTranslator,
+    template: PlainChunkTemplate,
+    items: list[dict[str, Any] | PlainText],
+) -> None:
+    """Add the backend's events to ``items`` (for ``feed_many``): recognised plain-text chunks
+    as they are, the others decoded (learning their shape). Raises ``_StreamEnd`` with the
+    client's events for ``items`` when the stream ends at one of them."""
     for payload in payloads:
+        if type(payload) is tuple:
+            items.append(payload)
+            continue
+        assert type(payload) is bytes
         found = template.match(payload)
         if found is not None:
             items.append(found)
@@ -237,7 +282,6 @@ def _translate_events(
             raise _StreamEnd(_encoded(translator.feed_many(items)), invalid=invalid)
         template.learn(payload, chunk)
         items.append(chunk)
-    return _encoded(translator.feed_many(items)) if items else []
 
 
 def _chunk_problem(chunk: dict[str, Any]) -> str | None:

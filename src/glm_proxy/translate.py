@@ -206,6 +206,9 @@ class StreamTranslator:
         self._base: dict[str, Any] | None = None  # id, object, created, model of every chunk
         self._usage_chunk: dict[str, Any] | None = None
         self._last_envelope: dict[str, Any] = {}  # of the last chunk with choices: for the finish
+        # The shape of a recognised plain-text chunk (``chunk_template``) last found to be plain
+        # text for a begun choice: it stays so until ``feed`` changes the last envelope.
+        self._verified: dict[str, Any] | None = None
         self._tool_calls = 0
 
     @property
@@ -225,6 +228,7 @@ class StreamTranslator:
 
     def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
         """Translate one upstream chunk into the chunks to send now (maybe none)."""
+        self._verified = None
         base = self._base
         if base is None:
             base = self._base = self._first_base(chunk)
@@ -258,7 +262,7 @@ class StreamTranslator:
             return self.feed(_as_chunk(items[0])) + self.feed_many(items[1:])
         out: list[dict[str, Any]] = []
         pending: dict[int, list[str]] = {}
-        verified: dict[str, Any] | None = None  # a shape known to be plain text in this state
+        verified = self._verified  # a shape known to be plain text in this state
         for item in items:
             if type(item) is tuple:
                 index, text, shape = item
@@ -279,6 +283,7 @@ class StreamTranslator:
                 pending.setdefault(found[0], []).append(found[1])
         if pending:
             self._feed_texts(pending, out)
+        self._verified = verified
         return out
 
     def _plain_text(self, chunk: dict[str, Any]) -> tuple[int, str] | None:
@@ -295,10 +300,27 @@ class StreamTranslator:
         return found if state is not None and state.role_sent else None
 
     def _feed_texts(self, texts: dict[int, list[str]], out: list[dict[str, Any]]) -> None:
+        """``_feed_choice`` of a delta that is only content, for choices whose role was sent."""
         envelope = self._last_envelope
         for index, parts in texts.items():
-            delta = {"content": parts[0] if len(parts) == 1 else "".join(parts)}
-            self._feed_choice({"index": index, "delta": delta}, envelope, out)
+            text = parts[0] if len(parts) == 1 else "".join(parts)
+            if not text:
+                continue
+            state = self._choices[index]
+            events = state.parser.feed(text)
+            if events and state.filter is not None:
+                events = state.filter.filter(events)
+            if not events:
+                continue
+            if len(events) == 1 and type(events[0]) is Content:
+                choice = {
+                    "index": index,
+                    "delta": {"content": events[0].text},
+                    "finish_reason": None,
+                }
+                out.append({**envelope, "choices": [choice]})
+            else:
+                self._emit(index, state, events, envelope, None, out)
 
     def close(self) -> list[dict[str, Any]]:
         """End of the upstream stream: flush every parser, then the finishes, then the usage."""
