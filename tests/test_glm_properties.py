@@ -12,6 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from glm_proxy.dialects import create_parser
 from glm_proxy.dialects.glm_markup import (
     CALL_CLOSE,
     CALL_OPEN,
@@ -22,9 +23,13 @@ from glm_proxy.dialects.glm_markup import (
     THINK_OPEN,
     VALUE_CLOSE,
     VALUE_OPEN,
+    Tags,
+    quote,
+    scan,
 )
 from glm_proxy.dialects.glm_render import render_call
-from parsing import check_fragments, cut, feed_pieces, merged, message_of
+from glm_proxy.dialects.glm_values import dump_json
+from parsing import check_fragments, cut, feed_pieces, merged, message_of, options
 
 TAGS = (
     CALL_OPEN,
@@ -144,3 +149,49 @@ def test_any_text_is_split_invariant_and_never_lost(text: str, points: list[int]
     check_fragments(split)
     if no_markup(text):  # without tags nothing may change
         assert message_of(whole)["content"] == text
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(outputs(), st.lists(st.integers(0, 10_000), max_size=20))
+def test_each_feed_returns_its_events_merged(
+    case: tuple[str, dict[str, Any], list[dict[str, Any]]], points: list[int]
+) -> None:
+    raw, _, tools = case
+    parser = create_parser(options(tools))
+    for piece in cut(raw, [p % (len(raw) + 1) for p in points]):
+        events = parser.feed(piece)
+        assert merged(events) == events
+    events = parser.close()
+    assert merged(events) == events
+
+
+def naive_scan(data: str, pos: int, tags: tuple[str, ...]) -> tuple[int, str | None]:
+    """What ``scan`` must return, the slow way: every ``<``, every tag."""
+    for i in range(pos, len(data)):
+        for tag in tags:
+            if data.startswith(tag, i):
+                return i, tag
+        if any(len(tag) > len(data) - i and tag.startswith(data[i:]) for tag in tags):
+            return i, None
+    return len(data), None
+
+
+SCAN_TAGS = (KEY_OPEN, KEY_CLOSE, CALL_OPEN, *STOP_TOKENS)
+
+
+tag_prefixes = st.sampled_from([*TAGS, *STOP_TOKENS]).flatmap(
+    lambda tag: st.integers(1, len(tag)).map(lambda n: tag[:n])
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(tag_prefixes | st.sampled_from(["<", ">", "x", " "])), st.integers(0, 20))
+def test_scan_finds_the_first_tag_or_unfinished_tag(parts: list[str], pos: int) -> None:
+    data = "".join(parts)
+    pos = min(pos, len(data))
+    assert scan(data, pos, Tags(*SCAN_TAGS)) == naive_scan(data, pos, SCAN_TAGS)
+
+
+@given(st.text(ALPHABET))
+def test_quote_writes_json_strings_as_dump_json_does(text: str) -> None:
+    assert quote(text) == dump_json(text)

@@ -31,6 +31,7 @@ had, while its unfinished markup is also returned as content.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final
 
 from glm_proxy.dialects import ParserOptions
@@ -44,7 +45,9 @@ from glm_proxy.dialects.glm_markup import (
     THINK_OPEN,
     VALUE_CLOSE,
     VALUE_OPEN,
+    Tags,
     escape_piece,
+    quote,
     scan,
 )
 from glm_proxy.dialects.glm_values import ToolSchemas, convert_value, dump_json, json_call
@@ -55,7 +58,6 @@ from glm_proxy.events import (
     ToolCallArgs,
     ToolCallEnd,
     ToolCallStart,
-    merge_events,
 )
 
 # Longest plausible tool name; a longer "name" is prose that happened to follow <tool_call>.
@@ -64,15 +66,15 @@ NAME_LIMIT: Final = 256
 TEXT, NAME, JSON_CALL, ARGS, KEY, AFTER_KEY, VALUE = range(7)
 
 _MARKERS: Final = {
-    NAME: (KEY_OPEN, KEY_CLOSE, CALL_CLOSE, CALL_OPEN),
-    JSON_CALL: (CALL_CLOSE,),
-    ARGS: (KEY_OPEN, KEY_CLOSE, VALUE_OPEN, CALL_CLOSE, CALL_OPEN),
-    KEY: (KEY_CLOSE, VALUE_OPEN, CALL_CLOSE, KEY_OPEN),
-    AFTER_KEY: (VALUE_OPEN, KEY_CLOSE, KEY_OPEN, CALL_CLOSE),
-    VALUE: (VALUE_CLOSE,),
+    NAME: Tags(KEY_OPEN, KEY_CLOSE, CALL_CLOSE, CALL_OPEN),
+    JSON_CALL: Tags(CALL_CLOSE),
+    ARGS: Tags(KEY_OPEN, KEY_CLOSE, VALUE_OPEN, CALL_CLOSE, CALL_OPEN),
+    KEY: Tags(KEY_CLOSE, VALUE_OPEN, CALL_CLOSE, KEY_OPEN),
+    AFTER_KEY: Tags(VALUE_OPEN, KEY_CLOSE, KEY_OPEN, CALL_CLOSE),
+    VALUE: Tags(VALUE_CLOSE),
 }
-_TEXT_MARKERS: Final = (THINK_OPEN, THINK_CLOSE, CALL_OPEN, CALL_CLOSE, *STOP_TOKENS)
-_TEXT_MARKERS_NO_CALLS: Final = (THINK_OPEN, THINK_CLOSE, *STOP_TOKENS)
+_TEXT_MARKERS: Final = Tags(THINK_OPEN, THINK_CLOSE, CALL_OPEN, CALL_CLOSE, *STOP_TOKENS)
+_TEXT_MARKERS_NO_CALLS: Final = Tags(THINK_OPEN, THINK_CLOSE, *STOP_TOKENS)
 
 _NON_SPACE = re.compile(r"\S")
 _LINE_BREAK = re.compile(r"[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
@@ -108,6 +110,10 @@ class _Machine:
         self._reasoning = reasoning_channel or options.starts_in_reasoning
         self._buf = ""
         self._out: list[Event] = []
+        # Text, or fragments of the call's arguments, not yet in ``_out``: adjacent pieces of
+        # one kind become one event (what ``merge_events`` would make of them).
+        self._run: list[str] = []
+        self._run_kind: type[Content | Reasoning | ToolCallArgs] = Content
         # whitespace handling in text
         self._pending_ws = ""
         self._after_tag = False
@@ -131,21 +137,17 @@ class _Machine:
     # -- driving ---------------------------------------------------------------------------
 
     def feed(self, text: str) -> list[Event]:
-        if (
-            self._state == TEXT
-            and not self._buf
-            and not self._pending_ws
-            and not self._after_tag
-            and text
-            and not text[-1].isspace()
-            and "<" not in text
-        ):  # the common case, plain text: nothing to hold, nothing to look for
-            self._ws_passthrough = False
+        if not text:
+            return []
+        if self._buf:
+            text, self._buf = self._buf + text, ""
+        elif self._state == TEXT and "<" not in text:  # plain text: no tag to look for
+            if self._pending_ws or self._after_tag or text[-1].isspace():
+                self._text(text)
+                return self._take()
+            self._ws_passthrough = False  # the common case: nothing to hold either
             return [Reasoning(text) if self._reasoning else Content(text)]
-        if text:
-            data = self._buf + text if self._buf else text
-            self._buf = ""
-            self._process(data)
+        self._process(text)
         return self._take()
 
     def close(self) -> list[Event]:
@@ -164,24 +166,39 @@ class _Machine:
         return self._take()
 
     def _take(self) -> list[Event]:
+        if self._run:
+            self._end_run()
         out = self._out
         self._out = []
-        return merge_events(out) if len(out) > 1 else out
+        return out
+
+    def _emit(self, event: ToolCallStart | ToolCallEnd) -> None:
+        self._end_run()
+        self._out.append(event)
+
+    def _add(self, kind: type[Content | Reasoning | ToolCallArgs], piece: str) -> None:
+        """Text of a kind, or a fragment of the current call's arguments (``ToolCallArgs``)."""
+        if kind is not self._run_kind:
+            self._end_run()
+            self._run_kind = kind
+        self._run.append(piece)
+
+    def _end_run(self) -> None:
+        run = self._run
+        if run:
+            text = run[0] if len(run) == 1 else "".join(run)
+            kind = self._run_kind
+            if issubclass(kind, ToolCallArgs):
+                self._out.append(ToolCallArgs(self._index, text))
+            else:
+                self._out.append(kind(text))
+            self._run = []
 
     def _process(self, data: str) -> None:
         pos = 0
-        handlers = (
-            self._in_text,
-            self._in_name,
-            self._in_json,
-            self._in_args,
-            self._in_key,
-            self._in_after_key,
-            self._in_value,
-        )
         while True:
             raw = self._raw
-            new_pos = handlers[self._state](data, pos)
+            new_pos = _HANDLERS[self._state](self, data, pos)
             done = new_pos < 0
             if done:
                 new_pos = len(data) - len(self._buf)
@@ -255,7 +272,7 @@ class _Machine:
 
     def _emit_text(self, text: str) -> None:
         if text:
-            self._out.append(Reasoning(text) if self._reasoning else Content(text))
+            self._add(Reasoning if self._reasoning else Content, text)
 
     # -- a call's name, or JSON inside <tool_call> -----------------------------------------
 
@@ -370,7 +387,7 @@ class _Machine:
             self._name, arguments = call
             self._start()
             if arguments != "{}":  # all but the closing brace, which comes with the end
-                self._out.append(ToolCallArgs(self._index, arguments[:-1]))
+                self._add(ToolCallArgs, arguments[:-1])
                 self._has_args = True
             self._end_call()
         return i + len(CALL_CLOSE)
@@ -380,14 +397,15 @@ class _Machine:
     def _start(self) -> None:
         if not self._started:
             self._started = True
-            self._index = self._numbers.next_index
+            index = self._numbers.next_index
             self._numbers.next_index += 1
-            self._out.append(ToolCallStart(self._index, self._options.id_factory(), self._name))
+            self._emit(ToolCallStart(index, self._options.id_factory(), self._name))
+            self._index = index  # after _emit: text held in _run may not take it
 
     def _end_call(self) -> None:
         self._start()
-        self._out.append(ToolCallArgs(self._index, "}" if self._has_args else "{}"))
-        self._out.append(ToolCallEnd(self._index))
+        self._add(ToolCallArgs, "}" if self._has_args else "{}")
+        self._emit(ToolCallEnd(self._index))
         self._raw = None
         self._state = TEXT
         self._reasoning = self._channel
@@ -397,7 +415,7 @@ class _Machine:
         """Text inside a call that belongs to no argument: it is content."""
         if text:
             self._start()
-            self._out.append(Content(text))
+            self._add(Content, text)
 
     def _in_args(self, data: str, pos: int) -> int:
         i, marker = scan(data, pos, _MARKERS[ARGS])
@@ -490,17 +508,14 @@ class _Machine:
         key = self._key
         self._streaming = key is not None and self._schemas.is_string(self._name, key)
         if self._streaming:
-            self._out.append(ToolCallArgs(self._index_for_args(), self._key_prefix() + '"'))
-
-    def _index_for_args(self) -> int:
-        self._start()
-        return self._index
+            self._start()
+            self._add(ToolCallArgs, self._key_prefix() + '"')
 
     def _key_prefix(self) -> str:
         assert self._key is not None
         prefix = ", " if self._has_args else "{"
         self._has_args = True
-        return prefix + dump_json(self._key) + ": "
+        return prefix + quote(self._key) + ": "
 
     def _in_value(self, data: str, pos: int) -> int:
         i, marker = scan(data, pos, _MARKERS[VALUE])
@@ -516,7 +531,7 @@ class _Machine:
         if self._key is None:
             self._junk_text(piece)
         elif self._streaming:
-            self._out.append(ToolCallArgs(self._index, escape_piece(piece)))
+            self._add(ToolCallArgs, escape_piece(piece))
         else:
             self._parts.append(piece)
             self._parts_len += len(piece)
@@ -525,18 +540,20 @@ class _Machine:
                 self._parts, self._parts_len = [], 0
                 self._streaming = True
                 fragment = self._key_prefix() + '"' + escape_piece(text)
-                self._out.append(ToolCallArgs(self._index_for_args(), fragment))
+                self._start()
+                self._add(ToolCallArgs, fragment)
 
     def _finish_value(self) -> None:
         if self._key is None:
             return
         if self._streaming:
-            self._out.append(ToolCallArgs(self._index, '"'))
+            self._add(ToolCallArgs, '"')
             return
         raw = "".join(self._parts)
         self._parts, self._parts_len = [], 0
         fragment = self._key_prefix() + dump_json(convert_value(raw))
-        self._out.append(ToolCallArgs(self._index_for_args(), fragment))
+        self._start()
+        self._add(ToolCallArgs, fragment)
 
     def _truncate_call(self, buf: str) -> None:
         """The output ended inside a call: close it, and return its markup as content."""
@@ -553,8 +570,21 @@ class _Machine:
             self._text(raw)
             return
         self._end_call()
-        self._out.append(Content(raw))
+        self._add(Content, raw)
         self._after_tag = False
+
+
+# The reader of each state, indexed by state: it reads ``data`` from ``pos`` and returns where
+# it stopped, or -1 when it has read it all (holding back what it could not decide yet).
+_HANDLERS: Final = (
+    _Machine._in_text,
+    _Machine._in_name,
+    _Machine._in_json,
+    _Machine._in_args,
+    _Machine._in_key,
+    _Machine._in_after_key,
+    _Machine._in_value,
+)
 
 
 class GlmParser:
@@ -566,9 +596,8 @@ class GlmParser:
         self._numbers = _CallNumbers()
         self._content = _Machine(options, self._schemas, self._numbers, reasoning_channel=False)
         self._reasoning: _Machine | None = None
-
-    def feed(self, text: str) -> list[Event]:
-        return self._content.feed(text)
+        # The content's machine reads what is fed, called directly: one call less per piece.
+        self.feed: Callable[[str], list[Event]] = self._content.feed
 
     def feed_reasoning(self, text: str) -> list[Event]:
         if self._reasoning is None:

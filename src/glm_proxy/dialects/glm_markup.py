@@ -28,23 +28,49 @@ def escape_piece(text: str) -> str:
     return dump_json(text)[1:-1]
 
 
-def scan(data: str, pos: int, markers: tuple[str, ...]) -> tuple[int, str | None]:
-    """Next tag of ``markers`` at or after ``pos``: ``(index, tag)``.
+def quote(text: str) -> str:
+    """``text`` as a JSON string, as ``dump_json`` writes it."""
+    return '"' + escape_piece(text) + '"'
+
+
+# Longer than any tag: how far scan looks from each ``<``.
+_WINDOW: Final = 16
+
+
+class Tags:
+    """The tags that can end one state, prepared for ``scan``.
+
+    Every tag starts with ``<`` and ends with its only ``>``, so the text from a ``<`` to the
+    next ``>`` is the only tag that can start there: one set lookup instead of a test per tag.
+    ``prefixes`` are the unfinished tags that may still be completed by the next piece.
+    """
+
+    __slots__ = ("complete", "prefixes")
+
+    def __init__(self, *tags: str) -> None:
+        for tag in tags:  # what scan relies on
+            assert tag.startswith("<")
+            assert tag.find(">") == len(tag) - 1
+            assert len(tag) <= _WINDOW
+        self.complete: Final = frozenset(tags)
+        self.prefixes: Final = frozenset(tag[:n] for tag in tags for n in range(1, len(tag)))
+
+
+def scan(data: str, pos: int, tags: Tags) -> tuple[int, str | None]:
+    """Next tag of ``tags`` at or after ``pos``: ``(index, tag)``.
 
     ``(index, None)`` when no tag is complete: ``index`` is where a possible unfinished tag
     starts (to be held back), or ``len(data)``.
     """
-    end = len(data)
     i = data.find("<", pos)
     while i != -1:
-        for marker in markers:
-            if data.startswith(marker, i):
-                return i, marker
-        rest = end - i
-        if rest < 16:
-            tail = data[i:]
-            for marker in markers:
-                if len(marker) > rest and marker.startswith(tail):
-                    return i, None
+        end = data.find(">", i, i + _WINDOW)
+        if end < 0:
+            if len(data) - i < _WINDOW and data[i:] in tags.prefixes:
+                return i, None
+        else:
+            tag = data[i : end + 1]
+            if tag in tags.complete:
+                return i, tag
         i = data.find("<", i + 1)
-    return end, None
+    return len(data), None

@@ -14,7 +14,7 @@ import ast
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 # Python literals longer than this are not tried: ast.literal_eval on huge text is slow and a
 # model that writes a megabyte of repr is not one we can help anyway.
@@ -24,21 +24,20 @@ _LITERAL_LIMIT = 100_000
 class ToolSchemas:
     """The declared tools of one request: names and, per tool, which keys are strings."""
 
-    __slots__ = ("_names_longest_first", "_properties")
+    __slots__ = ("_properties",)
 
     def __init__(self, tools: Sequence[Mapping[str, Any]]) -> None:
         self._properties: dict[str, Mapping[str, Any]] = {}
         for tool in tools:
-            function = tool.get("function") if isinstance(tool, Mapping) else None
-            if not isinstance(function, Mapping):
+            function = tool.get("function") if _is_mapping(tool) else None
+            if not _is_mapping(function):
                 continue
             name = function.get("name")
             if not isinstance(name, str) or not name:
                 continue
             parameters = function.get("parameters")
-            properties = parameters.get("properties") if isinstance(parameters, Mapping) else None
-            self._properties[name] = properties if isinstance(properties, Mapping) else {}
-        self._names_longest_first = sorted(self._properties, key=len, reverse=True)
+            properties = parameters.get("properties") if _is_mapping(parameters) else None
+            self._properties[name] = properties if _is_mapping(properties) else {}
 
     def is_string(self, tool: str, key: str) -> bool:
         properties = self._properties.get(tool)
@@ -53,15 +52,19 @@ class ToolSchemas:
 
     def split_name_and_key(self, text: str) -> tuple[str, str] | None:
         """Split ``send_command_to_shellcommand`` into a declared name and the rest."""
-        for name in self._names_longest_first:
+        for name in sorted(self._properties, key=len, reverse=True):  # malformed calls only
             if len(text) > len(name) and text.startswith(name):
                 return name, text[len(name) :]
         return None
 
 
+def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
+    return isinstance(value, (dict, Mapping))  # dict first: the ABC's check is much slower
+
+
 def is_string_schema(schema: object) -> bool:
     """True when the schema declares a string (alone, in a type list, anyOf/oneOf or enum)."""
-    if not isinstance(schema, Mapping):
+    if not _is_mapping(schema):
         return False
     kind = schema.get("type")
     if kind == "string" or (isinstance(kind, list) and "string" in kind):
