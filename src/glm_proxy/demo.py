@@ -254,14 +254,15 @@ def run_examples(proxy_url: str, backend_url: str, model: str) -> list[Example]:
         )
         return _stream_summary(chunks), _expect_weather_call
 
-    run("Plain chat", "client.chat.completions.create(messages=[user: 'Hello! ...'])",
-        {"messages": hello}, plain)  # fmt: skip
-    run("Tool call", "create(messages=[user: weather in Seoul], tools=[get_weather])",
-        {"messages": weather, "tools": [WEATHER_TOOL]}, tool_call)  # fmt: skip
-    run("Streamed text", "create(..., stream=True)", {"messages": hello}, streamed_text)
-    run("Streamed tool call", "create(..., tools=[get_weather], stream=True)",
-        {"messages": weather, "tools": [WEATHER_TOOL]}, streamed_call)  # fmt: skip
-    examples.append(_round_trip(client, backend, model, weather))
+    with client, backend:  # their connections are closed, not left to the garbage collector
+        run("Plain chat", "client.chat.completions.create(messages=[user: 'Hello! ...'])",
+            {"messages": hello}, plain)  # fmt: skip
+        run("Tool call", "create(messages=[user: weather in Seoul], tools=[get_weather])",
+            {"messages": weather, "tools": [WEATHER_TOOL]}, tool_call)  # fmt: skip
+        run("Streamed text", "create(..., stream=True)", {"messages": hello}, streamed_text)
+        run("Streamed tool call", "create(..., tools=[get_weather], stream=True)",
+            {"messages": weather, "tools": [WEATHER_TOOL]}, streamed_call)  # fmt: skip
+        examples.append(_round_trip(client, backend, model, weather))
     return examples
 
 
