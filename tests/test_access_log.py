@@ -170,3 +170,56 @@ def test_request_id_from(given: bytes | None, kept: bool) -> None:
         assert request_id == given.decode()
     else:
         assert re.fullmatch(r"[0-9a-f]{16}", request_id)
+
+
+def test_request_lines_written_directly_read_as_their_log_records_would(
+    console_log: Callable[..., io.StringIO],
+) -> None:
+    stream = console_log("INFO", hidden=("sk-secret-key",))
+    handler = logging.getLogger("glm_proxy").handlers[0]
+    handler.formatter.colour = True  # type: ignore[union-attr]
+    spy = _Collecting()
+    records = spy.records
+    failed = record(status=502, model="sk-secret-key", request_id="r1", error="backend_timeout")
+    ok = record(status=200, model="glm-4.5", request_id="r2")
+    made: list[str] = []
+    factory = logging.getLogRecordFactory()
+
+    def counting(*args: object, **kwargs: object) -> logging.LogRecord:
+        made.append("record")
+        return factory(*args, **kwargs)
+
+    logging.setLogRecordFactory(counting)
+    try:
+        log_request(failed)
+        log_request(ok)
+    finally:
+        logging.setLogRecordFactory(factory)
+    assert made == []  # written straight to the console: no LogRecord made
+    direct = stream.getvalue()
+    assert direct.count("\n") == 2
+    assert "sk-secret-key" not in direct
+    assert "\x1b[31m✗ 502\x1b[0m" in direct
+    assert "\x1b[32m✓ 200\x1b[0m" in direct
+    # Another destination: the lines become log records, and the console shows the same text.
+    logging.getLogger("glm_proxy.access").addHandler(spy)
+    try:
+        log_request(failed)
+        log_request(ok)
+    finally:
+        logging.getLogger("glm_proxy.access").removeHandler(spy)
+    assert [entry.request_id for entry in records] == ["r1", "r2"]  # type: ignore[attr-defined]
+    assert _no_times(stream.getvalue()) == _no_times(direct * 2)
+
+
+def _no_times(text: str) -> str:
+    return re.sub(r" \d+\.\dms ", " ?ms ", text)
+
+
+class _Collecting(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
