@@ -3,6 +3,8 @@
 Every process starts in its own session (process group), so that stopping it also stops what it
 started (uvicorn's worker processes), and so that Ctrl-C reaches only the suite, which then
 stops them all (``Services`` is a context manager: ``with Services() as services: ...``).
+A suite killed outright takes its servers with it too: each asks the kernel for a SIGTERM when
+its parent dies.
 
 CPU time and memory come from the kernel's own counters of the process and its descendants:
 ``/proc/PID/stat`` (utime + stime, in clock ticks) and ``/proc/PID/status`` (VmRSS, VmHWM). Linux
@@ -12,6 +14,7 @@ only, like the suite.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import http.client
 import os
 import signal
@@ -72,6 +75,7 @@ class Service:
                 cwd=workdir,  # no .env of the repository is read
                 env=bench_env(),
                 start_new_session=True,
+                preexec_fn=_end_with_parent,
             )
 
     @property
@@ -193,6 +197,17 @@ def own_cpu_seconds() -> float:
     """CPU time of this process and of its children that have ended and been waited for."""
     times = os.times()
     return times.user + times.system + times.children_user + times.children_system
+
+
+def _end_with_parent() -> None:
+    """In the new server process: have the kernel send it SIGTERM when the process that started
+    it dies, so that a suite killed outright (SIGKILL, a test's timeout) leaves no server behind
+    (each runs in its own session, out of reach of a signal to the suite's process group)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def _signal_group(pgid: int, signum: int) -> None:
