@@ -51,8 +51,7 @@ def parse_events(
     events: list[Event] = []
     if reasoning:
         events += parser.feed_reasoning(reasoning)
-    events += parser.feed(text)
-    events += parser.close()
+    events += parser.finish(text)
     return events
 
 

@@ -50,6 +50,10 @@ class Parser(Protocol):
     def close(self) -> list[Event]:
         """End of output: release everything still held (unfinished markup as content)."""
 
+    def finish(self, text: str) -> list[Event]:
+        """Read the last piece of the output and end it: the events of ``feed(text)`` followed
+        by those of ``close()``. A dialect may read a whole output faster this way."""
+
 
 ParserFactory = Callable[[ParserOptions], Parser]
 

@@ -23,6 +23,9 @@ arguments are one JSON object written as fragments: ``{`` and ``"key": `` go out
 piece of a value, string-typed values stream as escaped pieces as they arrive, other values go
 out whole, and the closing ``}`` only with ``ToolCallEnd``, so no prefix of them is valid JSON.
 
+A whole output (a non-streamed answer) goes to ``finish``, which first tries ``glm_whole``:
+one regular-expression match per argument for the usual shape, the same events as this machine.
+
 Nothing is lost: text that turns out not to be a call (an invalid name, bad JSON, a cap reached)
 is released as text, and a call cut off by the end of output is closed with the arguments it
 had, while its unfinished markup is also returned as content.
@@ -40,6 +43,8 @@ from glm_proxy.dialects.glm_markup import (
     CALL_OPEN,
     KEY_CLOSE,
     KEY_OPEN,
+    LINE_BREAK,
+    NAME_LIMIT,
     STOP_TOKENS,
     THINK_CLOSE,
     THINK_OPEN,
@@ -51,6 +56,7 @@ from glm_proxy.dialects.glm_markup import (
     scan,
 )
 from glm_proxy.dialects.glm_values import ToolSchemas, convert_value, dump_json, json_call
+from glm_proxy.dialects.glm_whole import read_whole
 from glm_proxy.events import (
     Content,
     Event,
@@ -59,9 +65,6 @@ from glm_proxy.events import (
     ToolCallEnd,
     ToolCallStart,
 )
-
-# Longest plausible tool name; a longer "name" is prose that happened to follow <tool_call>.
-NAME_LIMIT: Final = 256
 
 TEXT, NAME, JSON_CALL, ARGS, KEY, AFTER_KEY, VALUE = range(7)
 
@@ -77,7 +80,6 @@ _TEXT_MARKERS: Final = Tags(THINK_OPEN, THINK_CLOSE, CALL_OPEN, CALL_CLOSE, *STO
 _TEXT_MARKERS_NO_CALLS: Final = Tags(THINK_OPEN, THINK_CLOSE, *STOP_TOKENS)
 
 _NON_SPACE = re.compile(r"\S")
-_LINE_BREAK = re.compile(r"[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _SPACE_RUN = re.compile(r"\s+")
 
 
@@ -149,6 +151,14 @@ class _Machine:
             return [Reasoning(text) if self._reasoning else Content(text)]
         self._process(text)
         return self._take()
+
+    def is_fresh(self) -> bool:
+        """Whether the machine is as it began: nothing fed yet, or nothing that left a trace."""
+        return (
+            self._state == TEXT
+            and self._reasoning == (self._channel or self._options.starts_in_reasoning)
+            and not (self._buf or self._pending_ws or self._after_tag or self._ws_passthrough)
+        )
 
     def close(self) -> list[Event]:
         buf, self._buf = self._buf, ""
@@ -257,7 +267,7 @@ class _Machine:
             self._emit_text(self._pending_ws + body if self._pending_ws else body)
             pending = text[len(body) :]
         # Only whitespace from a line break on is held: spaces after a word go out at once.
-        held = _LINE_BREAK.search(pending) if pending else None
+        held = LINE_BREAK.search(pending) if pending else None
         if held is None:
             self._emit_text(pending)
             self._pending_ws = ""
@@ -609,3 +619,39 @@ class GlmParser:
     def close(self) -> list[Event]:
         events = self._reasoning.close() if self._reasoning is not None else []
         return events + self._content.close()
+
+    def finish(self, text: str) -> list[Event]:
+        """``feed(text)`` then ``close()``. An output of the usual shape is read whole with a
+        few matches (``glm_whole``) when the content's machine has not read anything yet."""
+        options = self._options
+        read = None
+        if self._content.is_fresh():
+            read = read_whole(
+                text,
+                in_reasoning=options.starts_in_reasoning,
+                read_calls=options.parse_tool_calls,
+                schemas=self._schemas,
+                cap=max(options.max_buffer, NAME_LIMIT),
+            )
+        if read is None:
+            return self.feed(text) + self.close()
+        items, held = read
+        events: list[Event] = []
+        numbers = self._numbers
+        for item in items:
+            if type(item) is tuple:
+                name, arguments = item
+                index = numbers.next_index
+                numbers.next_index += 1
+                events += (
+                    ToolCallStart(index, options.id_factory(), name),
+                    ToolCallArgs(index, arguments),
+                    ToolCallEnd(index),
+                )
+            else:
+                events.append(item)  # type: ignore[arg-type]
+        if self._reasoning is not None:
+            events += self._reasoning.close()
+        if held:
+            events.append(Content(held))
+        return events

@@ -18,6 +18,11 @@ VALUE_CLOSE: Final = "</arg_value>"
 # Stop tokens that some backends leak as text; they are stripped.
 STOP_TOKENS: Final = ("<|observation|>", "<|user|>", "<|endoftext|>", "<|assistant|>", "<|system|>")
 
+# Longest plausible tool name; a longer "name" is prose that happened to follow <tool_call>.
+NAME_LIMIT: Final = 256
+# Where whitespace that a tag may follow starts to be held back (str.splitlines' line breaks).
+LINE_BREAK: Final = re.compile(r"[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f\u2028\u2029]')
 
 
