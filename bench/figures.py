@@ -9,7 +9,9 @@ from bench.measure import Sample
 BACKEND = "backend (direct)"
 RELAY = "relay (floor)"
 PROXY = "glm-proxy"
-SERVERS = (BACKEND, RELAY, PROXY)
+FORWARDER = "TCP forwarder (no HTTP)"
+"""``bench/forwarder.py``, in the paced run only: the cost of a read and a write per chunk."""
+SERVERS = (BACKEND, RELAY, PROXY, FORWARDER)
 
 
 @dataclass(frozen=True, slots=True)

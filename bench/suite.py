@@ -10,7 +10,8 @@ and writes to ``bench/results/latest.md`` (or ``--out``):
 1. non-streamed chat with a tool call, and streams of 200 chunks of 4 characters (reasoning and a
    tool call), at each concurrency: req/s, p50/p99 latency and CPU per request of the backend
    direct, the relay and glm-proxy (the backend answers at once: no delay);
-2. the same stream with the backend pacing its chunks, so that they are read one at a time;
+2. the same stream with the backend pacing its chunks, so that they are read one at a time (here
+   also through the TCP forwarder of ``bench/forwarder.py``: a read and a write per chunk, no HTTP);
 3. memory (peak RSS) of glm-proxy and of the relay with 1,000 streams open at once;
 4. glm-proxy with 1 and 2 worker processes;
 5. the relay with other servers and upstream clients (aiohttp vs httpx);
@@ -32,7 +33,7 @@ from types import FrameType
 from typing import Any
 
 from bench import parser as parser_bench
-from bench.figures import BACKEND, PROXY, RELAY, Config, OpenStreams, Results
+from bench.figures import BACKEND, FORWARDER, PROXY, RELAY, Config, OpenStreams, Results
 from bench.measure import (
     LOADGEN_GRACE,
     Load,
@@ -102,6 +103,10 @@ def relay_argv(backend: Service, server: str = "aiohttp", client: str = "aiohttp
         f"--server={server}",
         f"--client={client}",
     ]
+
+
+def forwarder_argv(backend: Service) -> list[str]:
+    return [sys.executable, "-m", "bench.forwarder", "--port={port}", f"--upstream={backend.url}"]
 
 
 class Suite:
@@ -177,9 +182,10 @@ class Suite:
         backend = self.services.start("mock-paced", mock_argv(self.config.paced_delay))
         relay = self.services.start("relay-paced", relay_argv(backend))
         proxy = self.services.start("glm-proxy-paced", proxy_argv(backend))
-        targets = [(BACKEND, backend), (RELAY, relay), (PROXY, proxy)]
+        forwarder = self.services.start("forwarder-paced", forwarder_argv(backend))
+        targets = [(BACKEND, backend), (RELAY, relay), (PROXY, proxy), (FORWARDER, forwarder)]
         self.results.paced = self.compare(targets, self.by_name["stream"], self.config.high)
-        for service in (proxy, relay, backend):
+        for service in (forwarder, proxy, relay, backend):
             self.services.stop(service)
 
     def open_streams(self) -> None:

@@ -71,6 +71,9 @@ def test_targets_are_all_reported(report: str) -> None:
         if name.startswith("20 streams"):
             assert re.fullmatch(f"{NUMBER} MB, 0 errors, 20 open at once", measured)
             assert re.fullmatch(f"{NUMBER} MB", floor)
+        elif "paced" in name:  # the relay, and a forwarder without HTTP
+            assert re.fullmatch(f"{NUMBER} us", measured), (name, measured)
+            assert re.fullmatch(f"{NUMBER} us \\(TCP forwarder: {NUMBER} us\\)", floor), floor
         else:
             assert re.fullmatch(NUMBER + r"( ms| us)?", measured), (name, measured)
             assert re.fullmatch(NUMBER + r"( ms| us)?", floor), (name, floor)
@@ -101,7 +104,7 @@ def test_overhead_ratios(report: str) -> None:
 
 def test_paced_stream(report: str) -> None:
     rows = table(report, "Streaming, chunks")
-    assert [row[0] for row in rows] == list(SERVERS)
+    assert [row[0] for row in rows] == [*SERVERS, "TCP forwarder (no HTTP)"]
     for row in rows:
         assert_numbers(row[1:])
         assert row[-1] == "0"
