@@ -306,6 +306,7 @@ def test_the_original_bytes_reach_the_backend_unchanged(
     assert received.query == "api-version=1"
     assert received.headers["x-custom"] == "kept"
     assert received.headers["content-type"] == "application/json"
+    assert received.headers["accept-encoding"] == "identity"  # not the client's gzip
 
 
 def test_without_a_backend_key_the_clients_authorization_is_forwarded(

@@ -28,6 +28,7 @@ def test_hop_by_hop_headers_are_dropped_and_the_clients_key_forwarded_without_ou
         ("user-agent", "OpenAI/Python"),
         ("x-stainless-lang", "python"),
         ("Content-Type", "application/json"),
+        ("Accept-Encoding", "identity"),
     ]
 
 
