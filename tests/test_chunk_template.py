@@ -267,6 +267,10 @@ _PIECES = st.one_of(
             middle_event(_HAN[:1]),  # a character cut between two chunks
             middle_event(_HAN[1:]),
             middle_event(b"\\u00e9"),
+            middle_event(b"a\\"),  # a backslash at the end: with the next one, an escape
+            middle_event(b'"b'),
+            middle_event(b"\\n"),
+            template_event("two\nlines"),
             event(orjson.dumps(chunk("", finish_reason="stop"))),
             event(orjson.dumps({**chunk("y"), "usage": {"total_tokens": 1}})),
             b": comment\n\n",
@@ -294,6 +298,19 @@ def test_read_gives_what_decoding_and_matching_each_event_gives(
     cuts = [end for end, (_, cut) in zip(ends, pieces, strict=True) if cut]
     cuts += [cut for cut in more_cuts[:4] if cut <= len(raw)]
     for got, expected in read_both(raw, cuts):
+        assert got == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_PIECES, max_size=12), st.lists(st.integers(0, 60_000), max_size=3))
+def test_long_reads_give_what_decoding_and_matching_each_event_gives(
+    pieces: list[bytes], cuts: list[int]
+) -> None:
+    """Reads of 16 KB and more are split another way (``_split``): the same must come out."""
+    filler = template_event("f" * 60) * 10
+    raw = b"".join(filler + piece for piece in pieces) + filler * 9
+    assert len(raw) >= 16_384
+    for got, expected in read_both(raw, [cut for cut in cuts if cut <= len(raw)]):
         assert got == expected
 
 
