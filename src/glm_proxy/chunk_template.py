@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 import re
-from typing import Any, cast
+from typing import Any
 
 import orjson
 
@@ -128,23 +129,22 @@ class PlainChunkTemplate:
         event_break = self._event_break
         parts = data.split(event_break)
         prefix = self._prefix
-        size = len(prefix)
-        cut: list[bytes | None] = [
-            part[size:] if part.startswith(prefix) else None for part in parts
-        ]
-        cut[0] = parts[0]
-        if None not in cut:
-            return cast(list[bytes], cut)
-        # At each None another kind of event follows (they are few: the first and last events
-        # of a stream): the piece before it goes on through that event.
-        pieces: list[bytes] = []
-        start = 0
-        while (at := _index(cut, None, start)) >= 0:
-            pieces += cast(list[bytes], cut[start:at])
-            pieces[-1] += event_break + parts[at]
-            start = at + 1
-        pieces += cast(list[bytes], cut[start:])
-        return pieces
+        # C loops (map) rather than a comprehension: a third less time, measured.
+        fits = list(map(bytes.startswith, parts, itertools.repeat(prefix)))
+        pieces = list(map(operator.itemgetter(slice(len(prefix), None)), parts))
+        pieces[0] = parts[0]
+        at = _index(fits, False, 1)
+        if at < 0:
+            return pieces
+        # Another kind of event follows where a part does not fit (few: the first and last
+        # events of a stream): the piece before it goes on through that event.
+        joined = pieces[:at]
+        while at >= 0:
+            joined[-1] += event_break + parts[at]
+            after = _index(fits, False, at + 1)
+            joined += pieces[at + 1 : after if after >= 0 else None]
+            at = after
+        return joined
 
     def _texts(
         self, middles: list[bytes], decoder: SSEDecoder, out: list[bytes | PlainText]
