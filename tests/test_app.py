@@ -3,6 +3,8 @@ disconnects, health, the access log. Raw HTTP (httpx, sockets) where the SDK wou
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 import re
 import socket
@@ -14,6 +16,8 @@ import orjson
 import pytest
 
 from conftest import RunningProxy, start_proxy
+from glm_proxy.app import GC_YOUNGEST_EVERY, create_app
+from glm_proxy.config import load_settings
 from scripted_backend import Script, ScriptedBackend
 from wirecheck import check_sse_bytes, check_stream
 
@@ -578,3 +582,20 @@ def test_bodies_are_logged_only_at_debug(
     assert any("the question" in line for line in debug)
     assert any("the answer is 42" in line for line in debug)
     assert "sk-hidden" not in "\n".join(r.getMessage() for r in caplog.records)
+
+
+def test_the_lifespan_freezes_what_was_built_and_collects_young_objects_less_often() -> None:
+    app = create_app(load_settings({}))
+    before = gc.get_threshold()
+
+    async def thresholds_while_running() -> tuple[tuple[int, int, int], int]:
+        async with app.router.lifespan_context(app):
+            return gc.get_threshold(), gc.get_freeze_count()
+
+    try:
+        gc.set_threshold(700, 10, 10)
+        running, frozen = asyncio.run(thresholds_while_running())
+    finally:
+        gc.set_threshold(*before)
+    assert running == (GC_YOUNGEST_EVERY, 10, 10)
+    assert frozen > 0
