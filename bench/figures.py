@@ -39,11 +39,6 @@ class Config:
     parser_repeat: int = 5
     foreign_limit: float = 0.10
     """A run during which other processes took more of the CPUs than this is done again..."""
-    slow_limit: float = 0.15
-    """... and so is a run around which the machine ran this much slower than its fastest
-    (``MachineSpeed``), after ``slow_wait`` seconds...
-    """
-    slow_wait: float = 5.0
     max_repeats: int = 3
     """... at most this many times, and at most ``repeat_budget`` times in the whole suite
     (which bounds its time on a busy machine)."""
@@ -99,8 +94,7 @@ class Results:
     foreign_load: float | None = None
     """CPU share of the machine that other processes used during the whole suite (noise)."""
     repeats: int = 0
-    """Runs done again because other processes took too much CPU meanwhile, or the machine ran
-    slow."""
+    """Runs done again because other processes took too much CPU meanwhile."""
 
     def samples(self) -> list[Sample]:
         return [
@@ -113,11 +107,6 @@ class Results:
     def errors(self) -> int:
         return sum(s.errors for s in self.samples()) + sum(o.errors for o in self.open_streams)
 
-    def disturbed(self) -> int:
-        """Figures with a run kept although other processes took more than ``foreign_limit``
-        of the CPUs, or the machine ran more than ``slow_limit`` slower."""
-        config = self.config
-        return sum(
-            s.foreign_load > config.foreign_limit or s.slowdown > config.slow_limit
-            for s in self.samples()
-        )
+    def disturbed(self, limit: float) -> int:
+        """Figures with a run kept although other processes took more than ``limit``."""
+        return sum(s.foreign_load > limit for s in self.samples())

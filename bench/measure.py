@@ -47,8 +47,6 @@ class Sample:
     error_samples: tuple[str, ...] = ()
     foreign_load: float = 0.0
     """Share of the CPUs that other processes used during the run (the worst of the runs)."""
-    slowdown: float = 0.0
-    """How much slower than its fastest the machine ran around the run (the worst of the runs)."""
 
 
 def run_loadgen(args: Sequence[str], timeout: float) -> dict[str, Any]:
@@ -117,5 +115,4 @@ def median_sample(samples: Sequence[Sample]) -> Sample:
         errors=sum(s.errors for s in samples),
         error_samples=tuple(e for s in samples for e in s.error_samples)[:5],
         foreign_load=max(s.foreign_load for s in samples),
-        slowdown=max(s.slowdown for s in samples),
     )

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import http.client
-import math
 import os
 import signal
 import socket
@@ -33,8 +32,6 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 READY_TIMEOUT = 30.0
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 MIN_LOAD_CAPACITY = 1.0
-SPEED_PROBE_STEPS = 100_000
-"""Steps of the work ``MachineSpeed`` times (a few milliseconds)."""
 """CPU-seconds of capacity below which ``MachineLoad`` does not judge (ticks are 10 ms)."""
 STOP_TIMEOUT = 5.0
 
@@ -182,29 +179,6 @@ class MachineLoad:
         if capacity < MIN_LOAD_CAPACITY:
             return None
         return max(0.0, (busy - self.start_busy - own) / capacity)
-
-
-class MachineSpeed:
-    """How much slower the machine runs now than at its fastest so far: a fixed piece of
-    pure-Python work, timed (best of 3). A shared VM can run a quarter slower for a minute or
-    more while nothing inside it is busy, which ``MachineLoad`` cannot see."""
-
-    def __init__(self) -> None:
-        self.fastest = math.inf
-
-    def slowdown(self) -> float:
-        """0.25: the work took 25% longer than its fastest time yet."""
-        seconds = min(_probe() for _ in range(3))
-        self.fastest = min(self.fastest, seconds)
-        return seconds / self.fastest - 1
-
-
-def _probe() -> float:
-    start = time.perf_counter()
-    total = 0
-    for number in range(SPEED_PROBE_STEPS):
-        total += number * number
-    return time.perf_counter() - start
 
 
 def _machine_busy_seconds() -> float | None:

@@ -49,16 +49,12 @@ def _machine() -> str:
 
 
 def _noise(results: Results) -> str:
-    config = results.config
-    text = (
-        f" Runs during which other processes took more than {config.foreign_limit:.0%} of the "
-        f"CPUs, or around which the machine ran more than {config.slow_limit:.0%} slower than "
-        "its fastest (a fixed piece of work timed before and after each run), were done again "
-        f"({results.repeats} times)"
-    )
+    limit = results.config.foreign_limit
+    text = f" Runs during which other processes took more than {limit:.0%} of the CPUs were done"
+    text += f" again ({results.repeats} times)"
     if results.foreign_load is not None:
-        text += f"; over the whole suite other processes took {results.foreign_load:.0%}"
-    disturbed = results.disturbed()
+        text += f"; over the whole suite they took {results.foreign_load:.0%}"
+    disturbed = results.disturbed(limit)
     if disturbed:
         text += f". **{disturbed} figures still include a disturbed run: rerun on a quiet machine**"
     return text + "."

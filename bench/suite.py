@@ -43,7 +43,7 @@ from bench.measure import (
     median_sample,
     run_loadgen,
 )
-from bench.processes import REPO, MachineLoad, MachineSpeed, Service, Services
+from bench.processes import REPO, MachineLoad, Service, Services
 from bench.report import render
 from bench.workloads import CHUNK_SIZE, Workload, workloads
 
@@ -121,7 +121,6 @@ class Suite:
             path.write_bytes(workload.body)
             self.bodies[workload.name] = path
         self.results = Results(config, chunks=self.by_name["stream"].chunks)
-        self.speed = MachineSpeed()
 
     def load(self, concurrency: int) -> Load:
         c = self.config
@@ -148,15 +147,11 @@ class Suite:
 
     def undisturbed_run(self, service: Service, workload: Workload, concurrency: int) -> Sample:
         """One run, done again (up to ``max_repeats`` times) while other processes took more than
-        ``foreign_limit`` of the CPUs meanwhile, or while the machine ran more than
-        ``slow_limit`` slower than its fastest: the machine may be shared."""
+        ``foreign_limit`` of the CPUs meanwhile: the machine may be shared."""
         translated = service.name.startswith("glm-proxy")
         expect = workload.expect_proxy if translated else workload.expect_raw
-        config = self.config
-        limit, repeats = config.foreign_limit, config.max_repeats
-        timed = config.requests is None  # a run of a few requests is too short to tell
+        limit, repeats = self.config.foreign_limit, self.config.max_repeats
         for attempt in range(repeats + 1):
-            slow_before = self.speed.slowdown() if timed else 0.0
             machine = MachineLoad(self.services.cpu_seconds)
             sample = measure(
                 service,
@@ -166,18 +161,12 @@ class Suite:
                 workload.expect_end,
             )
             foreign = machine.share() or 0.0
-            slow = max(slow_before, self.speed.slowdown()) if timed else 0.0
-            sample = dataclasses.replace(sample, foreign_load=foreign, slowdown=slow)
-            spent = self.results.repeats >= config.repeat_budget
-            quiet = foreign <= limit and slow <= config.slow_limit
-            if quiet or attempt == repeats or spent:
+            sample = dataclasses.replace(sample, foreign_load=foreign)
+            spent = self.results.repeats >= self.config.repeat_budget
+            if foreign <= limit or attempt == repeats or spent:
                 return sample
             self.results.repeats += 1
-            if foreign > limit:
-                note(f"    {service.name}: other processes took {foreign:.0%} of the CPUs; again")
-            else:
-                note(f"    {service.name}: the machine ran {slow:.0%} slower; again in a while")
-                time.sleep(config.slow_wait)
+            note(f"    {service.name}: other processes took {foreign:.0%} of the CPUs; again")
         raise AssertionError("unreachable")
 
     def main_table(self, backend: Service, relay: Service, proxy: Service) -> None:

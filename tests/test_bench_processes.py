@@ -1,5 +1,4 @@
-"""The benchmark's processes: servers do not outlive a suite that was killed outright, and the
-machine's speed is told against its fastest."""
+"""The benchmark's server processes do not outlive a suite that was killed outright."""
 
 from __future__ import annotations
 
@@ -10,13 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from bench import processes  # noqa: E402
-
 SUITE_STAND_IN = """
 import sys, time
 from bench.processes import Services
@@ -58,15 +51,3 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-def test_machine_speed_says_how_much_slower_than_its_fastest(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    times = iter([2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.3, 1.3, 1.3, 1.1, 1.2, 1.5])
-    monkeypatch.setattr(processes, "_probe", lambda: next(times))
-    speed = processes.MachineSpeed()
-    assert speed.slowdown() == 0.0  # the first is the fastest yet
-    assert speed.slowdown() == 0.0
-    assert speed.slowdown() == pytest.approx(0.3)
-    assert speed.slowdown() == pytest.approx(0.1)  # the best of 3
