@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from glm_proxy.access_log import RequestRecord
 from glm_proxy.chunk_template import PlainChunkTemplate
 from glm_proxy.sse import DONE, SSEDecoder, encode_event
+from glm_proxy.stream_translator import StreamTranslator
 from glm_proxy.streaming import translated_stream
-from glm_proxy.translate import StreamTranslator, Translation, plan_translation
+from glm_proxy.translate import Translation, plan_translation
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
 TEXT = (

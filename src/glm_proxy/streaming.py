@@ -28,7 +28,8 @@ from glm_proxy.access_log import RequestRecord
 from glm_proxy.chunk_template import PlainChunkTemplate, PlainText
 from glm_proxy.errors import BackendBadResponse, BackendError, hide_keys
 from glm_proxy.sse import DONE, SSEDecoder, SSEError, encode_error, encode_event
-from glm_proxy.translate import StreamTranslator, Translation
+from glm_proxy.stream_translator import StreamTranslator
+from glm_proxy.translate import Translation
 from glm_proxy.upstream import Upstream
 
 logger = logging.getLogger("glm_proxy.stream")

@@ -54,7 +54,8 @@ def read_tools(path: str) -> list[Mapping[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     from glm_proxy.dialects import ParserOptions
     from glm_proxy.message import parse_message
-    from glm_proxy.translate import StreamTranslator, Translation
+    from glm_proxy.stream_translator import StreamTranslator
+    from glm_proxy.translate import Translation
 
     try:
         tools = read_tools(args.tools) if args.tools else []

@@ -1,0 +1,365 @@
+"""Translate a GLM backend's streamed chat completion into an OpenAI one, chunk by chunk.
+
+``StreamTranslator`` is fed the decoded upstream chunks (or plain-text chunks recognised from
+their bytes, ``chunk_template``) and returns the chunks to send; pure, no I/O. It runs the same
+dialect parser as ``translate.translate_completion``, so an accumulated stream equals the
+non-streamed answer.
+
+Strategy of the stream: one parser per choice index. Each upstream delta's reasoning and content
+go through the parser; its events become deltas right away (text the parser does not hold back
+goes out in the same ``feed``). Consecutive events of one kind (content, reasoning, one tool
+call) merge into one delta, and each delta is its own chunk. What clients need at the end is
+held back: every ``finish_reason`` (sent in its own chunk with an empty delta once the parsers
+are closed) and the usage (sent last, with ``choices: []``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from glm_proxy.chunk_template import PlainText, plain_text
+from glm_proxy.dialects import Parser, create_parser
+from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallStart
+from glm_proxy.ids import random_hex
+from glm_proxy.translate import FirstCallOnly, Translation
+
+CHUNK_OBJECT = "chat.completion.chunk"
+
+# Top-level chunk fields the translator sets itself; any other field passes through.
+_OWN_FIELDS = frozenset(("id", "object", "created", "model", "choices", "usage"))
+_CHOICE_OWN_FIELDS = frozenset(("index", "delta", "finish_reason"))
+_PLAIN_CHOICE_FIELDS = _CHOICE_OWN_FIELDS | {"logprobs"}
+
+
+class _Choice:
+    """The state of one choice index of a stream."""
+
+    __slots__ = ("filter", "finish", "finish_extras", "parser", "role_sent", "tool_calls")
+
+    def __init__(self, parser: Parser, filter: FirstCallOnly | None) -> None:
+        self.parser = parser
+        self.filter = filter
+        self.role_sent = False
+        self.finish: str | None = None
+        self.finish_extras: dict[str, Any] | None = None  # e.g. vLLM's stop_reason
+        self.tool_calls = 0
+
+
+class StreamTranslator:
+    """Rewrites one streamed chat completion, one decoded upstream chunk at a time."""
+
+    def __init__(self, translation: Translation) -> None:
+        self._translation = translation
+        self._reasoning_field = translation.reasoning_field
+        self._choices: dict[int, _Choice] = {}
+        self._base: dict[str, Any] | None = None  # id, object, created, model of every chunk
+        self._usage_chunk: dict[str, Any] | None = None
+        self._last_envelope: dict[str, Any] = {}  # of the last chunk with choices: for the finish
+        # The shape of a recognised plain-text chunk (``chunk_template``) last found to be plain
+        # text for a begun choice: it stays so until ``feed`` changes the last envelope.
+        self._verified: dict[str, Any] | None = None
+        self._tool_calls = 0
+
+    @property
+    def tool_calls(self) -> int:
+        """How many tool calls were converted so far (calls the backend parsed not counted)."""
+        return self._tool_calls
+
+    @property
+    def choices(self) -> int:
+        """How many choices the upstream began so far."""
+        return len(self._choices)
+
+    @property
+    def finished(self) -> bool:
+        """Whether the upstream sent a ``finish_reason`` for every choice it began."""
+        return all(state.finish is not None for state in self._choices.values())
+
+    def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
+        """Translate one upstream chunk into the chunks to send now (maybe none)."""
+        self._verified = None
+        base = self._base
+        if base is None:
+            base = self._base = self._first_base(chunk)
+        envelope = base if chunk.keys() <= _OWN_FIELDS else self._envelope(chunk)
+        choices = chunk.get("choices")
+        if chunk.get("usage") is not None:
+            self._usage_chunk = {**envelope, "choices": [], "usage": chunk["usage"]}
+        if not choices or not isinstance(choices, list):
+            # Nothing for the client now (a chunk with choices [] mid-stream would read as the
+            # usage chunk to some clients); the usage, if any, goes out last.
+            return []
+        self._last_envelope = envelope
+        out: list[dict[str, Any]] = []
+        for upstream_choice in choices:
+            if isinstance(upstream_choice, dict):
+                self._feed_choice(upstream_choice, envelope, out)
+        return out
+
+    def feed_many(self, items: Sequence[dict[str, Any] | PlainText]) -> list[dict[str, Any]]:
+        """Translate the chunks of one read from the backend: the same result as ``feed`` on
+        each, but consecutive plain-text deltas of a choice go through its parser at once.
+
+        Items are decoded chunks, or plain-text chunks recognised from their bytes
+        (``chunk_template``). The parser's events do not depend on how its text is cut, so this
+        only changes how the text is grouped into chunks: fewer and larger ones, for text that
+        arrived together.
+        """
+        if not items:
+            return []
+        if self._base is None:  # the first chunk sets the stream's id, created and model
+            return self.feed(_as_chunk(items[0])) + self.feed_many(items[1:])
+        out: list[dict[str, Any]] = []
+        pending: dict[int, list[str]] = {}
+        verified = self._verified  # a shape known to be plain text in this state
+        for item in items:
+            if type(item) is tuple:
+                index, text, shape = item
+                if shape is verified or self._plain_text(shape) is not None:
+                    verified = shape
+                    pending.setdefault(index, []).append(text)
+                    continue
+                item = _as_chunk(item)
+            assert type(item) is dict
+            found = self._plain_text(item)
+            if found is None:
+                if pending:
+                    self._feed_texts(pending, out)
+                    pending = {}
+                verified = None
+                out += self.feed(item)
+            else:
+                pending.setdefault(found[0], []).append(found[1])
+        if pending:
+            self._feed_texts(pending, out)
+        self._verified = verified
+        return out
+
+    def _plain_text(self, chunk: dict[str, Any]) -> tuple[int, str] | None:
+        """(index, text) of a chunk that is nothing but content for a choice already begun."""
+        if not chunk.keys() <= _OWN_FIELDS:  # extra fields: only the ones the last chunk had
+            last = self._last_envelope
+            for key, value in chunk.items():
+                if key not in _OWN_FIELDS and (key not in last or last[key] != value):
+                    return None
+        found = plain_text(chunk)
+        if found is None:
+            return None
+        state = self._choices.get(found[0])
+        return found if state is not None and state.role_sent else None
+
+    def _feed_texts(self, texts: dict[int, list[str]], out: list[dict[str, Any]]) -> None:
+        """``_feed_choice`` of a delta that is only content, for choices whose role was sent."""
+        envelope = self._last_envelope
+        for index, parts in texts.items():
+            text = parts[0] if len(parts) == 1 else "".join(parts)
+            if not text:
+                continue
+            state = self._choices[index]
+            events = state.parser.feed(text)
+            if events and state.filter is not None:
+                events = state.filter.filter(events)
+            if not events:
+                continue
+            if len(events) == 1 and type(events[0]) is Content:
+                choice = {
+                    "index": index,
+                    "delta": {"content": events[0].text},
+                    "finish_reason": None,
+                }
+                out.append({**envelope, "choices": [choice]})
+            else:
+                self._emit(index, state, events, envelope, None, out)
+
+    def close(self) -> list[dict[str, Any]]:
+        """End of the upstream stream: flush every parser, then the finishes, then the usage."""
+        if self._base is None:
+            return []  # the upstream sent no chunk at all: nothing to finish
+        envelope = self._last_envelope or self._base
+        out: list[dict[str, Any]] = []
+        for index in sorted(self._choices):
+            state = self._choices[index]
+            events = state.parser.close()
+            if events and state.filter is not None:
+                events = state.filter.filter(events)
+            if events:
+                self._emit(index, state, events, envelope, None, out)
+            if not state.role_sent:  # the choice said nothing at all
+                self._send(index, state, {"content": ""}, envelope, None, out)
+            finish = state.finish or "stop"  # an upstream that ended without one
+            if state.tool_calls and finish != "length":
+                finish = "tool_calls"
+            choice = {"index": index, "delta": {}, "finish_reason": finish}
+            if state.finish_extras:
+                choice.update(state.finish_extras)
+            out.append({**envelope, "choices": [choice]})
+        if self._usage_chunk is not None:
+            out.append(self._usage_chunk)
+        return out
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _first_base(self, chunk: Mapping[str, Any]) -> dict[str, Any]:
+        upstream_id = chunk.get("id")
+        created = chunk.get("created")
+        model = chunk.get("model")
+        return {
+            "id": upstream_id if isinstance(upstream_id, str) and upstream_id else _new_id(),
+            "object": CHUNK_OBJECT,
+            "created": created if isinstance(created, int) else int(time.time()),
+            "model": model if isinstance(model, str) else self._translation.model or "",
+        }
+
+    def _envelope(self, chunk: Mapping[str, Any]) -> dict[str, Any]:
+        """The base fields plus the upstream chunk's own extra fields (system_fingerprint, ...)."""
+        assert self._base is not None
+        envelope = {key: value for key, value in chunk.items() if key not in _OWN_FIELDS}
+        envelope.update(self._base)
+        return envelope
+
+    def _state(self, index: int) -> _Choice:
+        state = self._choices.get(index)
+        if state is None:
+            translation = self._translation
+            parser = create_parser(translation.parser, translation.dialect)
+            first_only = None if translation.parallel_tool_calls else FirstCallOnly()
+            state = self._choices[index] = _Choice(parser, first_only)
+        return state
+
+    def _feed_choice(
+        self, choice: Mapping[str, Any], envelope: dict[str, Any], out: list[dict[str, Any]]
+    ) -> None:
+        index = choice.get("index") or 0
+        state = self._choices.get(index) or self._state(index)
+        extras = _choice_extras(choice)
+        finish = choice.get("finish_reason")
+        if finish is not None:
+            state.finish = finish
+            state.finish_extras, extras = extras, None  # they go with our finish chunk
+        delta = choice.get("delta") or {}
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if reasoning and isinstance(reasoning, str):
+            events = state.parser.feed_reasoning(reasoning)
+        else:
+            events = []
+        content = delta.get("content")
+        if content and isinstance(content, str):
+            more = state.parser.feed(content)
+            events = events + more if events else more
+        if events:
+            if state.filter is not None:
+                events = state.filter.filter(events)
+            if len(events) == 1 and type(events[0]) is Content and state.role_sent and not extras:
+                # The common case, plain text: one small chunk built directly.
+                text_delta = {"content": events[0].text}
+                out.append(
+                    {
+                        **envelope,
+                        "choices": [{"index": index, "delta": text_delta, "finish_reason": None}],
+                    }
+                )
+            else:
+                self._emit(index, state, events, envelope, extras, out)
+            extras = None
+        passed_calls = delta.get("tool_calls")
+        if passed_calls:  # a backend that parses calls itself: pass them on as they are
+            self._send(index, state, {"tool_calls": passed_calls}, envelope, extras, out)
+        elif not state.role_sent and "role" in delta:
+            self._send(index, state, {"content": ""}, envelope, extras, out)
+
+    def _emit(
+        self,
+        index: int,
+        state: _Choice,
+        events: Iterable[Event],
+        envelope: dict[str, Any],
+        extras: dict[str, Any] | None,
+        out: list[dict[str, Any]],
+    ) -> None:
+        for delta in self._deltas(state, events):
+            self._send(index, state, delta, envelope, extras, out)
+            extras = None
+
+    def _send(
+        self,
+        index: int,
+        state: _Choice,
+        delta: dict[str, Any],
+        envelope: dict[str, Any],
+        extras: dict[str, Any] | None,
+        out: list[dict[str, Any]],
+    ) -> None:
+        if not state.role_sent:
+            state.role_sent = True
+            delta = {"role": "assistant", **delta}
+        choice: dict[str, Any] = {"index": index, "delta": delta, "finish_reason": None}
+        if extras:
+            choice.update(extras)
+        out.append({**envelope, "choices": [choice]})
+
+    def _deltas(self, state: _Choice, events: Iterable[Event]) -> list[dict[str, Any]]:
+        """Events to deltas: consecutive text of one kind, or pieces of one call, share one."""
+        deltas: list[dict[str, Any]] = []
+        current: dict[str, Any] = {}
+        function: dict[str, Any] = {}
+        kind: object = None  # "content", the reasoning field, or the index of the call written
+        for event in events:
+            if isinstance(event, Content):
+                if kind == "content":
+                    current["content"] += event.text
+                else:
+                    current = {"content": event.text}
+                    deltas.append(current)
+                    kind = "content"
+            elif isinstance(event, Reasoning):
+                key = self._reasoning_field
+                if kind == key:
+                    current[key] += event.text
+                else:
+                    current = {key: event.text}
+                    deltas.append(current)
+                    kind = key
+            elif isinstance(event, ToolCallStart):
+                function = {"name": event.name, "arguments": ""}
+                call = {"index": event.index, "id": event.id, "type": "function"}
+                call["function"] = function
+                deltas.append({"tool_calls": [call]})
+                kind = event.index
+                state.tool_calls += 1
+                self._tool_calls += 1
+            elif isinstance(event, ToolCallArgs):
+                if kind == event.index:
+                    function["arguments"] += event.fragment
+                else:
+                    function = {"arguments": event.fragment}
+                    deltas.append({"tool_calls": [{"index": event.index, "function": function}]})
+                    kind = event.index
+            # ToolCallEnd needs no delta: the finish_reason tells clients the calls are done.
+        return deltas
+
+
+def _choice_extras(choice: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Fields of an upstream choice other than index, delta, finish_reason that are not null."""
+    if choice.keys() <= _PLAIN_CHOICE_FIELDS and choice.get("logprobs") is None:
+        return None  # the common case, decided without a loop
+    extras = {
+        key: value
+        for key, value in choice.items()
+        if value is not None and key not in _CHOICE_OWN_FIELDS
+    }
+    return extras or None
+
+
+def _new_id() -> str:
+    return "chatcmpl-" + random_hex(24)
+
+
+def _as_chunk(item: dict[str, Any] | PlainText) -> dict[str, Any]:
+    """A recognised plain-text chunk as the chunk it stands for."""
+    if isinstance(item, dict):
+        return item
+    _index, text, shape = item
+    choice: dict[str, Any] = shape["choices"][0]
+    return {**shape, "choices": [{**choice, "delta": {"content": text}}]}

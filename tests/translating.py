@@ -1,0 +1,152 @@
+"""Requests, backend answers and streams shared by the tests of ``translate`` and
+``stream_translator``."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from glm_proxy.dialects.glm_render import Style, render_output
+from glm_proxy.stream_translator import StreamTranslator
+from glm_proxy.translate import Translation, plan_translation
+
+TOOLS: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+            },
+        },
+    },
+    {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}},
+    {
+        "type": "function",
+        "function": {
+            "name": "run_shell",
+            "parameters": {"type": "object", "properties": {"command": {"type": "string"}}},
+        },
+    },
+]
+
+
+CALLS: list[tuple[str, Mapping[str, Any]]] = [
+    ("get_weather", {"city": "서울", "days": 3}),
+    ("get_time", {}),
+    ("run_shell", {"command": 'echo "hi" <b> & ls\nwc -l'}),
+]
+
+
+EXPECTED_CALLS = [
+    ("get_weather", {"city": "서울", "days": 3}),
+    ("get_time", {}),
+    ("run_shell", {"command": 'echo "hi" <b> & ls\nwc -l'}),
+]
+
+
+USAGE = {"prompt_tokens": 11, "completion_tokens": 42, "total_tokens": 53}
+
+
+STYLES: tuple[Style, ...] = ("4.5", "4.7")
+
+
+SIZES = [1, 3, 7, None]  # None: the whole output in one delta
+
+
+def request(style: Style = "4.5", **extra: Any) -> Translation:
+    body = {"model": "glm-4.7", "messages": [], "tools": TOOLS, **extra}
+    return plan_translation(body, starts_in_reasoning=style == "4.7")
+
+
+def full_output(style: Style) -> str:
+    return render_output(
+        "Let me check both.", CALLS, reasoning="The user wants weather.", style=style
+    )
+
+
+def completion(*contents: str | None, finish: str = "stop", **message: Any) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-up",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "glm-4.7",
+        "system_fingerprint": "fp_1",
+        "choices": [
+            {
+                "index": index,
+                "message": {"role": "assistant", "content": content, **message},
+                "logprobs": None,
+                "finish_reason": finish,
+            }
+            for index, content in enumerate(contents)
+        ],
+        "usage": USAGE,
+    }
+
+
+def envelope(**fields: Any) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-up",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "glm-4.7",
+        "system_fingerprint": "fp_1",
+        **fields,
+    }
+
+
+def delta_chunk(index: int = 0, finish: str | None = None, **delta: Any) -> dict[str, Any]:
+    return envelope(choices=[{"index": index, "delta": delta, "finish_reason": finish}])
+
+
+def pieces(text: str, size: int | None) -> list[str]:
+    if size is None:
+        return [text]
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def upstream_stream(
+    text: str,
+    size: int | None,
+    *,
+    finish: str = "stop",
+    usage: bool = True,
+    field: str = "content",
+    index: int = 0,
+) -> list[dict[str, Any]]:
+    """What an OpenAI-compatible backend streams for one raw output."""
+    chunks = [delta_chunk(index, role="assistant", content="")]
+    chunks += [delta_chunk(index, **{field: piece}) for piece in pieces(text, size)]
+    chunks.append(delta_chunk(index, finish))
+    if usage:
+        chunks.append(envelope(choices=[], usage=USAGE))
+    return chunks
+
+
+def run_stream(translation: Translation, chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    translator = StreamTranslator(translation)
+    out: list[dict[str, Any]] = []
+    for chunk in chunks:
+        out += translator.feed(copy.deepcopy(chunk))
+    return out + translator.close()
+
+
+def calls_of(message: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [
+        (call["function"]["name"], json.loads(call["function"]["arguments"]))
+        for call in message.get("tool_calls") or ()
+    ]
+
+
+def comparable(choice: dict[str, Any]) -> dict[str, Any]:
+    """A choice without call ids, with an empty content as None, and only what a stream has."""
+    message = copy.deepcopy(choice["message"])
+    for call in message.get("tool_calls") or ():
+        call.pop("id")
+    if message.get("content") == "":
+        message["content"] = None
+    return {"index": choice["index"], "message": message, "finish_reason": choice["finish_reason"]}
