@@ -69,7 +69,22 @@ def test_only_plain_text_chunks_are_learnt() -> None:
     ):
         template.learn(orjson.dumps(shape), shape)
         assert template.match(orjson.dumps(shape)) is None
-    assert plain_text(chunk("x")) == (0, "x")
+    assert plain_text(chunk("x")) == (0, "content", "x")
+
+
+def test_reasoning_split_off_by_the_backend_is_plain_text_too() -> None:
+    reasoning = {**chunk("x"), "choices": [{"index": 0, "delta": {"reasoning_content": "Hm"}}]}
+    assert plain_text(reasoning) == (0, "reasoning_content", "Hm")
+    template = PlainChunkTemplate()
+    template.learn(orjson.dumps(reasoning), reasoning)
+    later = {**reasoning, "choices": [{"index": 0, "delta": {"reasoning_content": "so"}}]}
+    assert template.match(orjson.dumps(later)) == (0, "so", reasoning)
+    assert template.match(orjson.dumps(chunk("so"))) is None  # content: another shape
+    older = {**reasoning, "choices": [{"index": 0, "delta": {"reasoning": "Hm"}}]}
+    assert plain_text(older) == (0, "reasoning", "Hm")
+    both = {**reasoning, "choices": [{"index": 0, "delta": {"reasoning": "a", "content": "b"}}]}
+    assert plain_text(both) is None
+    assert plain_text({**reasoning, "choices": [{"index": 0, "delta": {"role": "x"}}]}) is None
 
 
 def test_invalid_utf8_is_left_to_the_json_decoder() -> None:
@@ -125,15 +140,16 @@ def meaning(items: list[bytes | PlainText]) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
     for item in items:
         if isinstance(item, tuple):
-            index, text, found = item
-            assert found == shape
+            index, text, its_shape = item
+            assert its_shape == shape
             assert index == 0
         else:
             decoded = load(item)
-            if not (isinstance(decoded, dict) and plain_text(decoded) is not None):
+            found = plain_text(decoded) if isinstance(decoded, dict) else None
+            if found is None or found[1] != "content":
                 out.append(("event", decoded))
                 continue
-            text = decoded["choices"][0]["delta"]["content"]
+            text = found[2]
             if decoded != chunk(text):
                 out.append(("event", decoded))
                 continue

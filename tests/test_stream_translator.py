@@ -11,10 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from glm_proxy.chunk_template import PlainChunkTemplate
-from glm_proxy.dialects.glm_render import Style, render_call
+from glm_proxy.dialects.glm_render import Style, render_call, render_output
 from glm_proxy.stream_translator import StreamTranslator
 from glm_proxy.translate import plan_translation, translate_completion
 from translating import (
+    CALLS,
     EXPECTED_CALLS,
     SIZES,
     STYLES,
@@ -25,8 +26,10 @@ from translating import (
     delta_chunk,
     envelope,
     full_output,
+    pieces,
     request,
     run_stream,
+    split_reasoning_stream,
     upstream_stream,
 )
 from wirecheck import accumulate_choices, check_stream
@@ -469,6 +472,82 @@ def test_feed_many_with_chunks_recognised_from_bytes(style: Style, size: int, ba
         comparable(c) for c in accumulate_choices(one_by_one)
     ]
     assert recognised > len(chunks) // 2  # most chunks never went through the JSON decoder
+
+
+REASONING = "The user wants the weather. I should call get_weather, then get_time."
+ANSWER = render_output("Let me check.", CALLS[:2], style="4.5")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["reasoning_content", "reasoning"]),
+    st.integers(1, 9),
+    st.lists(st.booleans(), max_size=40),
+    st.lists(st.integers(1, 40), min_size=1, max_size=30),
+)
+def test_feed_many_equals_feeding_chunk_by_chunk_with_reasoning_split_off(
+    field: str, size: int, order: list[bool], batch_sizes: list[int]
+) -> None:
+    chunks = split_reasoning_stream(REASONING, ANSWER, size, field, order or None)
+    one_by_one = run_stream(request(), chunks)
+    translator = StreamTranslator(request())
+    batched: list[dict[str, Any]] = []
+    rest = copy.deepcopy(chunks)
+    for batch in batch_sizes * len(chunks):
+        if not rest:
+            break
+        batched += translator.feed_many(rest[:batch])
+        rest = rest[batch:]
+    batched += translator.close()
+    check_stream(batched, include_usage=True)
+    assert [comparable(c) for c in accumulate_choices(batched)] == [
+        comparable(c) for c in accumulate_choices(one_by_one)
+    ]
+    assert accumulate_choices(batched)[0]["message"]["reasoning_content"] == REASONING
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(["reasoning_content", "reasoning"]), st.integers(1, 9), st.integers(1, 40))
+def test_reasoning_chunks_are_recognised_from_bytes_too(field: str, size: int, batch: int) -> None:
+    chunks = split_reasoning_stream(REASONING, ANSWER, size, field)
+    one_by_one = run_stream(request(), chunks)
+    translator = StreamTranslator(request())
+    template = PlainChunkTemplate()
+    items: list[Any] = []
+    recognised = 0
+    for chunk in chunks:
+        payload = orjson.dumps(chunk)
+        found = template.match(payload)
+        if found is None:
+            decoded = orjson.loads(payload)
+            template.learn(payload, decoded)
+            items.append(decoded)
+        else:
+            items.append(found)
+            recognised += 1
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(items), batch):
+        out += translator.feed_many(items[start : start + batch])
+    out += translator.close()
+    check_stream(out, include_usage=True)
+    assert [comparable(c) for c in accumulate_choices(out)] == [
+        comparable(c) for c in accumulate_choices(one_by_one)
+    ]
+    thoughts = len(pieces(REASONING, size))
+    assert recognised >= thoughts - 1  # all but the first reasoning chunk, which taught the shape
+
+
+def test_recognised_reasoning_and_content_of_one_read_keep_their_order() -> None:
+    translator = StreamTranslator(request())
+    translator.feed(delta_chunk(role="assistant", content=""))
+    thought = delta_chunk(reasoning_content="x")
+    said = delta_chunk(content="x")
+    out = translator.feed_many([(0, "Hm, ", thought), (0, "Hi", said), (0, "so.", thought)])
+    assert [chunk["choices"][0]["delta"] for chunk in out] == [
+        {"reasoning_content": "Hm, "},
+        {"content": "Hi"},
+        {"reasoning_content": "so."},
+    ]
 
 
 def test_a_recognised_shape_is_checked_again_once_the_envelope_changed() -> None:

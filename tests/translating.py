@@ -150,3 +150,25 @@ def comparable(choice: dict[str, Any]) -> dict[str, Any]:
     if message.get("content") == "":
         message["content"] = None
     return {"index": choice["index"], "message": message, "finish_reason": choice["finish_reason"]}
+
+
+def split_reasoning_stream(
+    reasoning: str, content: str, size: int, field: str, order: list[bool] | None = None
+) -> list[dict[str, Any]]:
+    """What a backend that splits reasoning off streams: reasoning pieces in ``field``, content
+    pieces. ``order`` interleaves them (True: the next reasoning piece) as far as it goes; the
+    rest, and all of them without it, come reasoning first."""
+    thoughts, texts = pieces(reasoning, size), pieces(content, size)
+    chunks = [delta_chunk(role="assistant", content="")]
+    for take_thought in order or ():
+        source, key = (thoughts, field) if take_thought and thoughts else (texts, "content")
+        if source:
+            chunks.append(_text_chunk(key, source.pop(0)))
+    chunks += [_text_chunk(field, piece) for piece in thoughts]
+    chunks += [delta_chunk(content=piece) for piece in texts]
+    chunks += [delta_chunk(finish="stop"), envelope(choices=[], usage=USAGE)]
+    return chunks
+
+
+def _text_chunk(field: str, text: str) -> dict[str, Any]:
+    return envelope(choices=[{"index": 0, "delta": {field: text}, "finish_reason": None}])

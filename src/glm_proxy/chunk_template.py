@@ -1,12 +1,13 @@
 """Recognise a stream's plain-text chunks from their bytes, without decoding their JSON.
 
 Most chunks of a streamed answer differ from each other only in the text of
-``choices[0].delta.content``: the id, model, created and every other byte stay the same. Once
-one such chunk has been decoded, its bytes split into a prefix (up to the opening quote of the
-content), the content, and a suffix (from the closing quote). A later event whose data starts
-with the same prefix and ends with the same suffix, and whose middle is a JSON string's body, is
-that same JSON document with another content string. Anything else is decoded as JSON in the
-usual way.
+``choices[0].delta.content`` (or, from a backend that splits reasoning off, of
+``delta.reasoning_content`` or ``delta.reasoning`` while the model reasons): the id, model,
+created and every other byte stay the same. Once one such chunk has been decoded, its bytes
+split into a prefix (up to the opening quote of the text), the text, and a suffix (from the
+closing quote). A later event whose data starts with the same prefix and ends with the same
+suffix, and whose middle is a JSON string's body, is that same JSON document with another text.
+Anything else is decoded as JSON in the usual way.
 
 Strategy for a whole read from the backend (``PlainChunkTemplate.read``): the read is cut at
 every ``suffix + "\\n\\ndata: " + prefix``, the end of one such event and the start of the next.
@@ -34,12 +35,13 @@ import orjson
 from glm_proxy.sse import SSEDecoder
 
 PlainText = tuple[int, str, dict[str, Any]]
-"""A recognised chunk (or a run of them, its text joined): (choice index, content text, the
-decoded chunk it has the shape of)."""
+"""A recognised chunk (or a run of them, its text joined): (choice index, text, the decoded
+chunk it has the shape of, whose delta names the field of the text)."""
+TEXT_FIELDS = frozenset(("content", "reasoning_content", "reasoning"))
+"""The delta fields of a plain-text chunk: the answer's text, or its reasoning."""
 
 _UNSAFE = re.compile(rb'["\\\x00-\x1f]')
 _PLAIN_CHOICE_FIELDS = frozenset(("index", "delta", "finish_reason", "logprobs"))
-_CONTENT_KEY = b'"content"'
 _LONG_READ = 16_384
 """Reads from this size on are split in two steps (``_split``): faster from here, measured."""
 
@@ -259,14 +261,15 @@ class PlainChunkTemplate:
         found = plain_text(chunk)
         if found is None:
             return
-        index, text = found
+        index, field, text = found
         encoded = text.encode()
         if _UNSAFE.search(encoded) is not None:
             return
-        key = payload.find(_CONTENT_KEY)
-        if key < 0 or payload.find(_CONTENT_KEY, key + 1) >= 0:
+        name = b'"' + field.encode() + b'"'
+        key = payload.find(name)
+        if key < 0 or payload.find(name, key + 1) >= 0:
             return  # no key, or two: not a shape to rely on
-        start = payload.find(b'"', key + len(_CONTENT_KEY)) + 1
+        start = payload.find(b'"', key + len(name)) + 1
         end = start + len(encoded)
         if start <= 0 or payload[start:end] != encoded or payload[end : end + 1] != b'"':
             return
@@ -287,8 +290,9 @@ def _index(items: list[Any], value: object, start: int) -> int:
         return -1
 
 
-def plain_text(chunk: dict[str, Any]) -> tuple[int, str] | None:
-    """(index, text) of a chunk that is one choice's content and nothing else of note."""
+def plain_text(chunk: dict[str, Any]) -> tuple[int, str, str] | None:
+    """(index, field, text) of a chunk that is one choice's text in one of ``TEXT_FIELDS`` of
+    its delta, and nothing else of note."""
     if chunk.get("usage") is not None:
         return None
     choices = chunk.get("choices")
@@ -303,10 +307,10 @@ def plain_text(chunk: dict[str, Any]) -> tuple[int, str] | None:
     ):
         return None
     delta = choice.get("delta")
-    if type(delta) is not dict or delta.keys() != {"content"}:
+    if type(delta) is not dict or len(delta) != 1:
         return None
+    ((field, text),) = delta.items()
     index = choice.get("index") or 0
-    content = delta["content"]
-    if type(content) is not str or type(index) is not int:
+    if field not in TEXT_FIELDS or type(text) is not str or type(index) is not int:
         return None
-    return index, content
+    return index, field, text

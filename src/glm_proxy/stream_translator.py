@@ -31,6 +31,10 @@ CHUNK_OBJECT = "chat.completion.chunk"
 _OWN_FIELDS = frozenset(("id", "object", "created", "model", "choices", "usage"))
 _CHOICE_OWN_FIELDS = frozenset(("index", "delta", "finish_reason"))
 _PLAIN_CHOICE_FIELDS = _CHOICE_OWN_FIELDS | {"logprobs"}
+_TEXT_EVENTS = (Content, Reasoning)
+_Pending = dict[int, tuple[bool, list[str]]]
+"""Text waiting to go through a choice's parser: per index, whether it is reasoning, and its
+pieces."""
 
 
 class _Choice:
@@ -60,6 +64,7 @@ class StreamTranslator:
         # The shape of a recognised plain-text chunk (``chunk_template``) last found to be plain
         # text for a begun choice: it stays so until ``feed`` changes the last envelope.
         self._verified: dict[str, Any] | None = None
+        self._verified_reasoning = False  # whether the verified shape's text is reasoning
         self._tool_calls = 0
 
     @property
@@ -80,6 +85,7 @@ class StreamTranslator:
     def feed(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
         """Translate one upstream chunk into the chunks to send now (maybe none)."""
         self._verified = None
+        self._verified_reasoning = False
         base = self._base
         if base is None:
             base = self._base = self._first_base(chunk)
@@ -112,16 +118,25 @@ class StreamTranslator:
         if self._base is None:  # the first chunk sets the stream's id, created and model
             return self.feed(_as_chunk(items[0])) + self.feed_many(items[1:])
         out: list[dict[str, Any]] = []
-        pending: dict[int, list[str]] = {}
+        pending: _Pending = {}
         verified = self._verified  # a shape known to be plain text in this state
+        reasoning = self._verified_reasoning  # and whether its text is reasoning
         for item in items:
             if type(item) is tuple:
                 index, text, shape = item
-                if shape is verified or self._plain_text(shape) is not None:
-                    verified = shape
-                    pending.setdefault(index, []).append(text)
+                if shape is not verified:
+                    found = self._plain_text(shape)
+                    if found is None:
+                        item = _as_chunk(item)
+                    else:
+                        verified, reasoning = shape, found[1] != "content"
+                if type(item) is tuple:
+                    entry = pending.get(index)
+                    if entry is not None and entry[0] == reasoning:
+                        entry[1].append(text)
+                    else:
+                        pending = self._pend(pending, index, reasoning, text, out)
                     continue
-                item = _as_chunk(item)
             assert type(item) is dict
             found = self._plain_text(item)
             if found is None:
@@ -131,14 +146,36 @@ class StreamTranslator:
                 verified = None
                 out += self.feed(item)
             else:
-                pending.setdefault(found[0], []).append(found[1])
+                index, field, text = found
+                pending = self._pend(pending, index, field != "content", text, out)
         if pending:
             self._feed_texts(pending, out)
-        self._verified = verified
+        self._verified, self._verified_reasoning = verified, reasoning
         return out
 
-    def _plain_text(self, chunk: dict[str, Any]) -> tuple[int, str] | None:
-        """(index, text) of a chunk that is nothing but content for a choice already begun."""
+    def _pend(
+        self,
+        pending: _Pending,
+        index: int,
+        reasoning: bool,
+        text: str,
+        out: list[dict[str, Any]],
+    ) -> _Pending:
+        """Add text to what waits for choice ``index``; text of the other kind (reasoning or
+        content) than what waits for it sends what waits first, so that the order stays."""
+        entry = pending.get(index)
+        if entry is None:
+            pending[index] = (reasoning, [text])
+            return pending
+        if entry[0] == reasoning:
+            entry[1].append(text)
+            return pending
+        self._feed_texts(pending, out)
+        return {index: (reasoning, [text])}
+
+    def _plain_text(self, chunk: dict[str, Any]) -> tuple[int, str, str] | None:
+        """(index, field, text) of a chunk that is nothing but text (content or reasoning) for a
+        choice already begun."""
         if not chunk.keys() <= _OWN_FIELDS:  # extra fields: only the ones the last chunk had
             last = self._last_envelope
             for key, value in chunk.items():
@@ -150,25 +187,25 @@ class StreamTranslator:
         state = self._choices.get(found[0])
         return found if state is not None and state.role_sent else None
 
-    def _feed_texts(self, texts: dict[int, list[str]], out: list[dict[str, Any]]) -> None:
-        """``_feed_choice`` of a delta that is only content, for choices whose role was sent."""
+    def _feed_texts(self, texts: _Pending, out: list[dict[str, Any]]) -> None:
+        """``_feed_choice`` of a delta that is only content or only reasoning, for choices whose
+        role was sent."""
         envelope = self._last_envelope
-        for index, parts in texts.items():
+        for index, (reasoning, parts) in texts.items():
             text = parts[0] if len(parts) == 1 else "".join(parts)
             if not text:
                 continue
             state = self._choices[index]
-            events = state.parser.feed(text)
+            parser = state.parser
+            events = parser.feed_reasoning(text) if reasoning else parser.feed(text)
             if events and state.filter is not None:
                 events = state.filter.filter(events)
             if not events:
                 continue
-            if len(events) == 1 and type(events[0]) is Content:
-                choice = {
-                    "index": index,
-                    "delta": {"content": events[0].text},
-                    "finish_reason": None,
-                }
+            event = events[0]
+            if len(events) == 1 and isinstance(event, _TEXT_EVENTS):
+                key = "content" if type(event) is Content else self._reasoning_field
+                choice = {"index": index, "delta": {key: event.text}, "finish_reason": None}
                 out.append({**envelope, "choices": [choice]})
             else:
                 self._emit(index, state, events, envelope, None, out)
@@ -362,4 +399,5 @@ def _as_chunk(item: dict[str, Any] | PlainText) -> dict[str, Any]:
         return item
     _index, text, shape = item
     choice: dict[str, Any] = shape["choices"][0]
-    return {**shape, "choices": [{**choice, "delta": {"content": text}}]}
+    (field,) = choice["delta"]  # the shape's one text field
+    return {**shape, "choices": [{**choice, "delta": {field: text}}]}
