@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from glm_proxy.chunk_template import PlainChunkTemplate
 from glm_proxy.dialects.glm_render import Style, render_call, render_output
 from glm_proxy.stream_translator import StreamTranslator
-from glm_proxy.translate import plan_translation, translate_completion
+from glm_proxy.translate import Translation, plan_translation, translate_completion
 from translating import (
     CALLS,
     EXPECTED_CALLS,
@@ -420,19 +420,8 @@ def test_feed_many_equals_feeding_chunk_by_chunk(
 ) -> None:
     chunks = upstream_stream(full_output(style), size)
     one_by_one = run_stream(request(style), chunks)
-    translator = StreamTranslator(request(style))
-    batched: list[dict[str, Any]] = []
-    rest = copy.deepcopy(chunks)
-    for batch in batch_sizes * len(chunks):
-        if not rest:
-            break
-        batched += translator.feed_many(rest[:batch])
-        rest = rest[batch:]
-    batched += translator.close()
-    check_stream(batched, include_usage=True)
-    assert [comparable(c) for c in accumulate_choices(batched)] == [
-        comparable(c) for c in accumulate_choices(one_by_one)
-    ]
+    batched = translate_in_batches(request(style), chunks, batch_sizes)
+    assert_adds_up_alike(batched, one_by_one)
     assert len(batched) <= len(one_by_one)
 
 
@@ -449,28 +438,8 @@ def test_feed_many_merges_plain_text_of_one_read() -> None:
 def test_feed_many_with_chunks_recognised_from_bytes(style: Style, size: int, batch: int) -> None:
     chunks = upstream_stream(full_output(style), size)
     one_by_one = run_stream(request(style), chunks)
-    translator = StreamTranslator(request(style))
-    template = PlainChunkTemplate()
-    items: list[Any] = []
-    recognised = 0
-    for chunk in chunks:
-        payload = orjson.dumps(chunk)
-        found = template.match(payload)
-        if found is None:
-            decoded = orjson.loads(payload)
-            template.learn(payload, decoded)
-            items.append(decoded)
-        else:
-            items.append(found)
-            recognised += 1
-    out: list[dict[str, Any]] = []
-    for start in range(0, len(items), batch):
-        out += translator.feed_many(items[start : start + batch])
-    out += translator.close()
-    check_stream(out, include_usage=True)
-    assert [comparable(c) for c in accumulate_choices(out)] == [
-        comparable(c) for c in accumulate_choices(one_by_one)
-    ]
+    out, recognised = translate_recognised(request(style), chunks, batch)
+    assert_adds_up_alike(out, one_by_one)
     assert recognised > len(chunks) // 2  # most chunks never went through the JSON decoder
 
 
@@ -490,19 +459,8 @@ def test_feed_many_equals_feeding_chunk_by_chunk_with_reasoning_split_off(
 ) -> None:
     chunks = split_reasoning_stream(REASONING, ANSWER, size, field, order or None)
     one_by_one = run_stream(request(), chunks)
-    translator = StreamTranslator(request())
-    batched: list[dict[str, Any]] = []
-    rest = copy.deepcopy(chunks)
-    for batch in batch_sizes * len(chunks):
-        if not rest:
-            break
-        batched += translator.feed_many(rest[:batch])
-        rest = rest[batch:]
-    batched += translator.close()
-    check_stream(batched, include_usage=True)
-    assert [comparable(c) for c in accumulate_choices(batched)] == [
-        comparable(c) for c in accumulate_choices(one_by_one)
-    ]
+    batched = translate_in_batches(request(), chunks, batch_sizes)
+    assert_adds_up_alike(batched, one_by_one)
     assert accumulate_choices(batched)[0]["message"]["reasoning_content"] == REASONING
 
 
@@ -511,28 +469,8 @@ def test_feed_many_equals_feeding_chunk_by_chunk_with_reasoning_split_off(
 def test_reasoning_chunks_are_recognised_from_bytes_too(field: str, size: int, batch: int) -> None:
     chunks = split_reasoning_stream(REASONING, ANSWER, size, field)
     one_by_one = run_stream(request(), chunks)
-    translator = StreamTranslator(request())
-    template = PlainChunkTemplate()
-    items: list[Any] = []
-    recognised = 0
-    for chunk in chunks:
-        payload = orjson.dumps(chunk)
-        found = template.match(payload)
-        if found is None:
-            decoded = orjson.loads(payload)
-            template.learn(payload, decoded)
-            items.append(decoded)
-        else:
-            items.append(found)
-            recognised += 1
-    out: list[dict[str, Any]] = []
-    for start in range(0, len(items), batch):
-        out += translator.feed_many(items[start : start + batch])
-    out += translator.close()
-    check_stream(out, include_usage=True)
-    assert [comparable(c) for c in accumulate_choices(out)] == [
-        comparable(c) for c in accumulate_choices(one_by_one)
-    ]
+    out, recognised = translate_recognised(request(), chunks, batch)
+    assert_adds_up_alike(out, one_by_one)
     thoughts = len(pieces(REASONING, size))
     assert recognised >= thoughts - 1  # all but the first reasoning chunk, which taught the shape
 
@@ -562,4 +500,51 @@ def test_a_recognised_shape_is_checked_again_once_the_envelope_changed() -> None
     again = translator.feed_many([(0, "c", shape)])
     assert [(chunk["system_fingerprint"], chunk["choices"][0]["delta"]) for chunk in again] == [
         ("fp_1", {"content": "c"})
+    ]
+
+
+def translate_in_batches(
+    translation: Translation, chunks: list[dict[str, Any]], batch_sizes: list[int]
+) -> list[dict[str, Any]]:
+    """``chunks`` through ``feed_many``, cut into batches of the given sizes in turn."""
+    translator = StreamTranslator(translation)
+    out: list[dict[str, Any]] = []
+    rest = copy.deepcopy(chunks)
+    for batch in batch_sizes * len(chunks):
+        if not rest:
+            break
+        out += translator.feed_many(rest[:batch])
+        rest = rest[batch:]
+    return out + translator.close()
+
+
+def translate_recognised(
+    translation: Translation, chunks: list[dict[str, Any]], batch: int
+) -> tuple[list[dict[str, Any]], int]:
+    """``chunks`` as bytes, recognised by a template where it can (as a stream's reads are),
+    through ``feed_many`` ``batch`` items at a time; and how many were recognised."""
+    translator = StreamTranslator(translation)
+    template = PlainChunkTemplate()
+    items: list[Any] = []
+    recognised = 0
+    for chunk in chunks:
+        payload = orjson.dumps(chunk)
+        found = template.match(payload)
+        if found is None:
+            decoded = orjson.loads(payload)
+            template.learn(payload, decoded)
+            items.append(decoded)
+        else:
+            items.append(found)
+            recognised += 1
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(items), batch):
+        out += translator.feed_many(items[start : start + batch])
+    return out + translator.close(), recognised
+
+
+def assert_adds_up_alike(out: list[dict[str, Any]], reference: list[dict[str, Any]]) -> None:
+    check_stream(out, include_usage=True)
+    assert [comparable(c) for c in accumulate_choices(out)] == [
+        comparable(c) for c in accumulate_choices(reference)
     ]
