@@ -122,7 +122,7 @@ class PlainChunkTemplate:
         one follows, up to that one's content.
 
         A long read is split at the end of each event and ``data: `` only, keeping the pieces
-        that go on with the prefix: the same pieces. (Over 2,500 bytes or more, CPython's
+        that go on with the prefix: the same pieces. (In data of 2,500 bytes or more, CPython's
         ``bytes.split`` prepares a separator of 100 bytes or more again at every occurrence,
         and the prefix alone is often longer: 2x slower for a 32 KB read, measured.)
         """
