@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from glm_proxy.dialects import ParserOptions, create_parser
-from glm_proxy.dialects.glm_render import render_call
+from glm_proxy.dialects.glm.render import render_call
 
 SIZES = (10_000, 100_000, 1_000_000)
 WORDS = 'the quick brown fox jumps over the lazy dog <b>bold</b> 1 < 2 "quoted" \n'

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import RunningProxy, start_proxy
-from glm_proxy.dialects.glm_markup import STOP_TOKENS
+from glm_proxy.dialects.glm.markup import STOP_TOKENS
 from resources import HTTP, Snapshot, settled, wait_for
 from scripted_backend import Script, ScriptedBackend, completion
 from wirecheck import accumulate_choices, check_sse_bytes, check_stream

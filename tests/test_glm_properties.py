@@ -13,7 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from glm_proxy.dialects import create_parser
-from glm_proxy.dialects.glm_markup import (
+from glm_proxy.dialects._tags import Tags, quote, scan
+from glm_proxy.dialects._typing import dump_json
+from glm_proxy.dialects.glm.markup import (
     CALL_CLOSE,
     CALL_OPEN,
     KEY_CLOSE,
@@ -23,12 +25,8 @@ from glm_proxy.dialects.glm_markup import (
     THINK_OPEN,
     VALUE_CLOSE,
     VALUE_OPEN,
-    Tags,
-    quote,
-    scan,
 )
-from glm_proxy.dialects.glm_render import render_call
-from glm_proxy.dialects.glm_values import dump_json
+from glm_proxy.dialects.glm.render import render_call
 from parsing import check_fragments, cut, feed_pieces, merged, message_of, options
 
 TAGS = (

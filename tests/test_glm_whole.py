@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from glm_proxy.dialects import create_parser
-from glm_proxy.dialects.glm_markup import (
+from glm_proxy.dialects._typing import ToolSchemas
+from glm_proxy.dialects.glm.markup import (
     CALL_CLOSE,
     CALL_OPEN,
     KEY_CLOSE,
@@ -25,9 +26,8 @@ from glm_proxy.dialects.glm_markup import (
     VALUE_CLOSE,
     VALUE_OPEN,
 )
-from glm_proxy.dialects.glm_render import render_value
-from glm_proxy.dialects.glm_values import ToolSchemas
-from glm_proxy.dialects.glm_whole import read_whole
+from glm_proxy.dialects.glm.render import render_value
+from glm_proxy.dialects.glm.whole import read_whole
 from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallEnd, ToolCallStart
 from parsing import options
 

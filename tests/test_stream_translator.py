@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from glm_proxy.chunk_template import PlainChunkTemplate
-from glm_proxy.dialects.glm_render import Style, render_call, render_output
+from glm_proxy.dialects.glm.render import Style, render_call, render_output
 from glm_proxy.stream_translator import StreamTranslator
 from glm_proxy.translate import Translation, plan_translation, translate_completion
 from translating import (

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from glm_proxy.dialects.glm_render import Style, render_call
+from glm_proxy.dialects.glm.render import Style, render_call
 from glm_proxy.translate import plan_translation, translate_completion
 from translating import (
     EXPECTED_CALLS,

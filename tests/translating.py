@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from glm_proxy.dialects.glm_render import Style, render_output
+from glm_proxy.dialects.glm.render import Style, render_output
 from glm_proxy.stream_translator import StreamTranslator
 from glm_proxy.translate import Translation, plan_translation
 

@@ -1,7 +1,9 @@
 """Registry of tool-call dialects.
 
-A dialect turns one model output into ``glm_proxy.events``. Each dialect lives in its own module
-and registers a factory here; the rest of the proxy only knows ``create_parser``.
+A dialect turns one model output into ``glm_proxy.events``. Each dialect lives in its own folder
+(``glm/``: ``parser`` and ``render``) and registers a factory here; the rest of the proxy only
+knows ``create_parser``. What every dialect shares: ``_tags`` (finding tags, escaping argument
+pieces) and ``_typing`` (argument values typed by the request's tool schemas).
 """
 
 from __future__ import annotations
@@ -76,6 +78,6 @@ def create_parser(options: ParserOptions, dialect: str = "glm") -> Parser:
 
 
 def _load_builtin() -> None:
-    from glm_proxy.dialects import glm
+    from glm_proxy.dialects.glm.parser import GlmParser
 
-    register("glm", glm.GlmParser)
+    register("glm", GlmParser)

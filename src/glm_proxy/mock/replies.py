@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from glm_proxy.dialects.glm_render import Style, render_output
+from glm_proxy.dialects.glm.render import Style, render_output
 from glm_proxy.mock.schema_values import (
     derive_arguments,
     is_place_name,

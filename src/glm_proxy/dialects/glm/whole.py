@@ -19,15 +19,15 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from glm_proxy.dialects.glm_markup import (
+from glm_proxy.dialects._tags import quote
+from glm_proxy.dialects._typing import ToolSchemas, convert_value, dump_json
+from glm_proxy.dialects.glm.markup import (
     CALL_OPEN,
     LINE_BREAK,
     NAME_LIMIT,
     THINK_CLOSE,
     THINK_OPEN,
-    quote,
 )
-from glm_proxy.dialects.glm_values import ToolSchemas, convert_value, dump_json
 from glm_proxy.events import Content, Reasoning
 
 # The opener, the name (which cannot start with "{": that is a JSON call), then the tag after it.

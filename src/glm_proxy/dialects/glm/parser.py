@@ -23,7 +23,7 @@ arguments are one JSON object written as fragments: ``{`` and ``"key": `` go out
 piece of a value, string-typed values stream as escaped pieces as they arrive, other values go
 out whole, and the closing ``}`` only with ``ToolCallEnd``, so no prefix of them is valid JSON.
 
-A whole output (a non-streamed answer) goes to ``finish``, which first tries ``glm_whole``:
+A whole output (a non-streamed answer) goes to ``finish``, which first tries ``whole.read_whole``:
 one regular-expression match per argument for the usual shape, the same events as this machine.
 
 Nothing is lost: text that turns out not to be a call (an invalid name, bad JSON, a cap reached)
@@ -38,7 +38,9 @@ from collections.abc import Callable
 from typing import Final
 
 from glm_proxy.dialects import ParserOptions
-from glm_proxy.dialects.glm_markup import (
+from glm_proxy.dialects._tags import Tags, escape_piece, quote, scan
+from glm_proxy.dialects._typing import ToolSchemas, convert_value, dump_json, json_call
+from glm_proxy.dialects.glm.markup import (
     CALL_CLOSE,
     CALL_OPEN,
     KEY_CLOSE,
@@ -50,13 +52,8 @@ from glm_proxy.dialects.glm_markup import (
     THINK_OPEN,
     VALUE_CLOSE,
     VALUE_OPEN,
-    Tags,
-    escape_piece,
-    quote,
-    scan,
 )
-from glm_proxy.dialects.glm_values import ToolSchemas, convert_value, dump_json, json_call
-from glm_proxy.dialects.glm_whole import read_whole
+from glm_proxy.dialects.glm.whole import read_whole
 from glm_proxy.events import (
     Content,
     Event,
@@ -622,7 +619,7 @@ class GlmParser:
 
     def finish(self, text: str) -> list[Event]:
         """``feed(text)`` then ``close()``. An output of the usual shape is read whole with a
-        few matches (``glm_whole``) when the content's machine has not read anything yet."""
+        few matches (``whole.read_whole``) when the content's machine has not read anything yet."""
         options = self._options
         read = None
         if self._content.is_fresh():
