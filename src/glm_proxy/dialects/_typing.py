@@ -1,9 +1,12 @@
-"""Typing of GLM argument values from the request's tool schemas (glm-format.md section 2).
+"""Typing of argument values from the request's tool schemas (glm-format.md section 2).
 
-The GLM chat template writes a string value verbatim and every other value as JSON, so only the
-tool's JSON schema can tell the string "42" from the number 42:
+Dialects that write arguments as tagged text (GLM, Qwen3-Coder, MiniMax) write a string value
+verbatim and every other value as JSON, so only the tool's JSON schema can tell the string "42"
+from the number 42:
 
-1. a key declared with a string type keeps its raw text exactly;
+1. a key declared with a string type keeps its raw text exactly; the schema is followed through
+   ``$ref`` (to ``$defs`` / ``definitions``), ``anyOf`` / ``oneOf`` / ``allOf``, ``enum`` and
+   ``const`` (``openai.pydantic_function_tool`` writes an Enum as a ``$ref``);
 2. any other key: JSON, then a Python literal (GLM sometimes writes reprs), then the raw text.
    NaN and Infinity are never produced.
 """
@@ -24,10 +27,12 @@ _LITERAL_LIMIT = 100_000
 class ToolSchemas:
     """The declared tools of one request: names and, per tool, which keys are strings."""
 
-    __slots__ = ("_properties",)
+    __slots__ = ("_names", "_parameters", "_properties", "_strings")
 
     def __init__(self, tools: Sequence[Mapping[str, Any]]) -> None:
         self._properties: dict[str, Mapping[str, Any]] = {}
+        self._parameters: dict[str, Mapping[str, Any]] = {}
+        self._strings: dict[tuple[str, str], bool] = {}  # is_string, per (tool, key) asked
         for tool in tools:
             function = tool.get("function") if _is_mapping(tool) else None
             if not _is_mapping(function):
@@ -36,12 +41,27 @@ class ToolSchemas:
             if not isinstance(name, str) or not name:
                 continue
             parameters = function.get("parameters")
-            properties = parameters.get("properties") if _is_mapping(parameters) else None
+            if not _is_mapping(parameters):
+                parameters = {}
+            properties = parameters.get("properties")
             self._properties[name] = properties if _is_mapping(properties) else {}
+            self._parameters[name] = parameters
+        self._names = tuple(self._properties)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The declared tools' names."""
+        return self._names
 
     def is_string(self, tool: str, key: str) -> bool:
-        properties = self._properties.get(tool)
-        return properties is not None and is_string_schema(properties.get(key))
+        known = self._strings.get((tool, key))
+        if known is None:
+            properties = self._properties.get(tool)
+            known = properties is not None and is_string_schema(
+                properties.get(key), self._parameters[tool]
+            )
+            self._strings[tool, key] = known
+        return known
 
     def single_property(self, tool: str) -> str | None:
         """The only declared key of ``tool``, if it has exactly one."""
@@ -62,21 +82,53 @@ def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
     return isinstance(value, (dict, Mapping))  # dict first: the ABC's check is much slower
 
 
-def is_string_schema(schema: object) -> bool:
-    """True when the schema declares a string (alone, in a type list, anyOf/oneOf or enum)."""
+_REF_DEPTH = 32
+"""Most ``$ref`` hops followed from one property (a cycle of references ends there)."""
+
+
+def is_string_schema(schema: object, root: Mapping[str, Any] | None = None) -> bool:
+    """True when the schema declares a string: alone, in a type list, ``anyOf`` / ``oneOf`` /
+    ``allOf`` holding one, an ``enum`` of strings or a string ``const``; ``$ref`` is followed to
+    ``#/$defs/...`` or ``#/definitions/...`` of ``root`` (the tool's parameters)."""
+    return _is_string(schema, root or {}, _REF_DEPTH)
+
+
+def _is_string(schema: object, root: Mapping[str, Any], hops: int) -> bool:
     if not _is_mapping(schema):
         return False
     kind = schema.get("type")
     if kind == "string" or (isinstance(kind, list) and "string" in kind):
         return True
-    for combinator in ("anyOf", "oneOf"):
+    for combinator in ("anyOf", "oneOf", "allOf"):
         options = schema.get(combinator)
-        if isinstance(options, list) and any(is_string_schema(option) for option in options):
+        if isinstance(options, list) and any(_is_string(o, root, hops) for o in options):
             return True
     enum = schema.get("enum")
     if isinstance(enum, list) and enum and all(isinstance(item, str) for item in enum):
         return True
-    return isinstance(schema.get("const"), str)
+    if isinstance(schema.get("const"), str):
+        return True
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and hops > 0:
+        return _is_string(_resolve(ref, root), root, hops - 1)
+    return False
+
+
+def _resolve(ref: str, root: Mapping[str, Any]) -> object:
+    """The schema a local ``$ref`` (``#/$defs/Name``, ``#/definitions/Name``, any JSON pointer
+    into the tool's parameters) points to, or None."""
+    if not ref.startswith("#"):
+        return None  # another document: not ours to fetch
+    node: object = root
+    for part in ref[1:].split("/")[1:] if ref != "#" else ():
+        part = part.replace("~1", "/").replace("~0", "~")
+        if _is_mapping(node):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
 
 
 def _reject_constant(name: str) -> Any:
