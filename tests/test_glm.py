@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from glm_proxy.dialects import create_parser
+from glm_proxy.dialects._arguments import HOLD_LIMIT
 from glm_proxy.events import Content, Reasoning, ToolCallArgs, ToolCallEnd, ToolCallStart
 from parsing import (
     check_fragments,
@@ -82,6 +83,8 @@ class Case:
     text: str
     expected: dict[str, Any]
     kwargs: dict[str, Any] = field(default_factory=dict)
+    cut_off: bool = False
+    """The output ends inside a call: that call is announced, never ended."""
 
 
 WEATHER_45 = (
@@ -305,13 +308,12 @@ CASES = [
         'A <tool_call>{"name": "f", "arguments": {</tool_call>',
         msg('A <tool_call>{"name": "f", "arguments": {</tool_call>'),
     ),
+    # -- a call cut off by the end of the output is not a call (glm-format.md 4.8) ----------
     Case(
         "truncated_inside_a_string_value",
         "Sure. <tool_call>get_weather\n<arg_key>location</arg_key>\n<arg_value>Seo",
-        msg(
-            "Sure. <tool_call>get_weather\n<arg_key>location</arg_key>\n<arg_value>Seo",
-            [call("get_weather", '{"location": "Seo"}')],
-        ),
+        msg("Sure. <tool_call>get_weather\n<arg_key>location</arg_key>\n<arg_value>Seo"),
+        cut_off=True,
     ),
     Case(
         "truncated_before_any_value_is_only_text",
@@ -326,17 +328,117 @@ CASES = [
     Case(
         "truncated_inside_a_partial_tag",
         "<tool_call>get_weather<arg_key>days</arg_key><arg_value>3</arg_val",
+        msg("<tool_call>get_weather<arg_key>days</arg_key><arg_value>3</arg_val"),
+        cut_off=True,
+    ),
+    Case(
+        "truncated_after_a_value_closer",
+        "<tool_call>search<arg_key>query</arg_key><arg_value>cats</arg_value>\n",
+        msg("<tool_call>search<arg_key>query</arg_key><arg_value>cats</arg_value>\n"),
+        cut_off=True,
+    ),
+    Case(
+        "truncated_second_call_leaves_the_first",
+        "<tool_call>get_time</tool_call>\n<tool_call>search<arg_key>query</arg_key><arg_value>ca",
         msg(
-            "<tool_call>get_weather<arg_key>days</arg_key><arg_value>3</arg_val",
-            [call("get_weather", '{"days": "3</arg_val"}')],
+            "<tool_call>search<arg_key>query</arg_key><arg_value>ca",
+            [call("get_time", "{}")],
         ),
+        cut_off=True,
     ),
     Case("truncated_text_ending_in_partial_tag", "Hello <think", msg("Hello <think")),
+    # -- </arg_value> inside a value (glm-format.md 4.12) ------------------------------------
     Case(
-        "duplicate_keys_last_wins_when_parsed",
-        "<tool_call>typed<arg_key>n</arg_key><arg_value>1</arg_value><arg_key>n</arg_key>"
-        "<arg_value>2</arg_value></tool_call>",
-        msg(None, [call("typed", '{"n": 1, "n": 2}')]),
+        "value_closer_inside_a_value_is_text",
+        "<tool_call>search<arg_key>query</arg_key><arg_value>code </arg_value> more</arg_value>"
+        "</tool_call>",
+        msg(None, [call("search", '{"query": "code </arg_value> more"}')]),
+    ),
+    Case(
+        "value_closer_then_whitespace_then_text_is_text",
+        "<tool_call>search<arg_key>query</arg_key><arg_value>a</arg_value>\n  b</arg_value>\n"
+        "</tool_call>",
+        msg(None, [call("search", '{"query": "a</arg_value>\\n  b"}')]),
+    ),
+    Case(
+        "value_closer_then_another_tag_is_text",
+        "<tool_call>search<arg_key>query</arg_key><arg_value>x</arg_value></arg_value>"
+        "<arg_key>n</arg_key><arg_value>1</arg_value></tool_call>",
+        msg(None, [call("search", '{"query": "x</arg_value>", "n": 1}')]),
+    ),
+    Case(
+        "value_closer_then_a_new_call_ends_the_call",
+        "<tool_call>search<arg_key>query</arg_key><arg_value>a</arg_value>\n"
+        "<tool_call>get_time</tool_call>",
+        msg(None, [call("search", '{"query": "a"}'), call("get_time", "{}", 1)]),
+    ),
+    # -- tags outside a call, tags in the wrong place (glm-format.md 4.13) ------------------
+    Case(
+        "argument_markup_outside_a_call_is_removed",
+        "Done.<arg_key>x</arg_key><arg_value>y</arg_value> ok",
+        msg("Done.xy ok"),
+    ),
+    Case(
+        "extra_closers_after_a_call_are_removed",
+        "<tool_call>get_time</tool_call></arg_value></arg_key></tool_call>\nNext",
+        msg("\nNext", [call("get_time", "{}")]),
+    ),
+    Case(
+        "value_opener_whose_text_ends_in_key_closer_is_a_key",
+        "<tool_call>get_weather<arg_value>location</arg_key><arg_value>Seoul</arg_value>"
+        "</tool_call>",
+        msg(None, [call("get_weather", '{"location": "Seoul"}')]),
+    ),
+    Case(
+        "key_closed_by_a_value_closer",
+        "<tool_call>search<arg_key>query</arg_value><arg_value>cats</arg_value></tool_call>",
+        msg(None, [call("search", '{"query": "cats"}')]),
+    ),
+    Case(
+        "value_without_a_key_takes_the_only_parameter",
+        "<tool_call>search<arg_value>cats</arg_value></tool_call>",
+        msg(None, [call("search", '{"query": "cats"}')]),
+    ),
+    # -- the <tool_call> opener left out by the backend (glm-format.md 4.4) ----------------
+    Case(
+        "call_without_its_opener_after_text",
+        "Let me check.get_weather<arg_key>location</arg_key><arg_value>Seoul</arg_value>"
+        "</tool_call>",
+        msg("Let me check.", [call("get_weather", '{"location": "Seoul"}')]),
+    ),
+    Case(
+        "call_without_its_opener_45_layout",
+        "Sure.\nget_weather\n<arg_key>location</arg_key>\n<arg_value>Seoul</arg_value>\n"
+        "</tool_call>",
+        msg("Sure.", [call("get_weather", '{"location": "Seoul"}')]),
+    ),
+    Case(
+        "call_without_its_opener_glued_to_a_word",
+        "the weatherget_weather<arg_key>location</arg_key><arg_value>Seoul</arg_value></tool_call>",
+        msg("the weather", [call("get_weather", '{"location": "Seoul"}')]),
+    ),
+    Case(
+        "undeclared_name_before_a_key_is_text",
+        "look_up<arg_key>q</arg_key><arg_value>x</arg_value>",
+        msg("look_upqx"),
+    ),
+    Case(
+        "beginning_of_a_tool_name_in_prose_is_released",
+        "I will get_wea",
+        msg("I will get_wea"),
+    ),
+    Case(
+        "tool_name_and_newline_in_prose_is_released",
+        "Call search\nlater.",
+        msg("Call search\nlater."),
+    ),
+    # -- duplicate keys: once, the last value (glm-format.md section 2) ----------------------
+    Case(
+        "duplicate_keys_last_value_once",
+        "<tool_call>typed<arg_key>n</arg_key><arg_value>1</arg_value><arg_key>s</arg_key>"
+        "<arg_value>a</arg_value><arg_key>n</arg_key><arg_value>2</arg_value><arg_key>s</arg_key>"
+        "<arg_value>b</arg_value></tool_call>",
+        msg(None, [call("typed", '{"n": 2, "s": "b"}')]),
     ),
     # -- options -------------------------------------------------------------------------------
     Case(
@@ -364,7 +466,7 @@ CASES = [
 def test_whole_output_gives_exact_message(case: Case) -> None:
     events = feed_pieces([case.text], TOOLS, **case.kwargs)
     assert message_of(events) == case.expected
-    check_fragments(events)
+    check_fragments(events, cut_off=case.cut_off)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
@@ -372,30 +474,67 @@ def test_any_split_gives_the_same_events(case: Case) -> None:
     whole = merged(feed_pieces([case.text], TOOLS, **case.kwargs))
     per_char = feed_pieces(list(case.text), TOOLS, **case.kwargs)
     assert merged(per_char) == whole
-    check_fragments(per_char)
+    check_fragments(per_char, cut_off=case.cut_off)
     for seed in range(100):
         pieces = random_cuts(case.text, seed)
         events = feed_pieces(pieces, TOOLS, **case.kwargs)
         assert merged(events) == whole, f"seed {seed}: {pieces!r}"
-        check_fragments(events)
+        check_fragments(events, cut_off=case.cut_off)
 
 
-def test_string_values_stream_as_they_arrive() -> None:
+def test_short_arguments_go_out_whole_when_the_call_ends() -> None:
     parser = create_parser(options(TOOLS))
     assert parser.feed("<tool_call>search<arg_key>query</arg_key><arg_value>how ") == [
         ToolCallStart(0, "call_0", "search"),
-        ToolCallArgs(0, '{"query": "how '),
     ]
-    assert parser.feed('many "days"') == [ToolCallArgs(0, 'many \\"days\\"')]
+    assert parser.feed('many "days"</arg_value>') == []
+    assert parser.feed("</tool_call>") == [
+        ToolCallArgs(0, '{"query": "how many \\"days\\""}'),
+        ToolCallEnd(0),
+    ]
+
+
+def test_long_string_values_stream_as_they_arrive() -> None:
+    parser = create_parser(options(TOOLS))
+    head = "<tool_call>typed<arg_key>n</arg_key><arg_value>7</arg_value><arg_key>s</arg_key>"
+    a = "a" * (HOLD_LIMIT - 1)  # with the "7": as much as is held
+    assert parser.feed(head + "<arg_value>" + a) == [ToolCallStart(0, "call_0", "typed")]
+    assert parser.feed('b"') == [ToolCallArgs(0, '{"n": 7, "s": "' + a + 'b\\"')]
+    assert parser.feed("c") == [ToolCallArgs(0, "c")]
+    assert parser.feed("</arg_value>") == []  # is it the closer? the next tag will tell
+    assert parser.feed("<arg_key>s</arg_key><arg_value>d") == [
+        ToolCallArgs(0, '", "s": "d'),
+    ]
     assert parser.feed("</arg_value></tool_call>") == [ToolCallArgs(0, '"}'), ToolCallEnd(0)]
 
 
-def test_non_string_values_wait_for_their_closing_tag() -> None:
+def test_a_key_repeated_after_the_arguments_streamed_is_written_again() -> None:
+    text = (
+        "<tool_call>typed<arg_key>s</arg_key><arg_value>" + "a" * (HOLD_LIMIT + 1)
+        + "</arg_value><arg_key>s</arg_key><arg_value>b</arg_value></tool_call>"
+    )  # fmt: skip
+    events = feed_pieces([text], TOOLS)
+    check_fragments(events)
+    arguments = message_of(events)["tool_calls"][0]["function"]["arguments"]
+    assert arguments == '{"s": "' + "a" * (HOLD_LIMIT + 1) + '", "s": "b"}'
+    assert json.loads(arguments) == {"s": "b"}  # what JSON readers make of it
+
+
+def test_non_string_values_wait_for_the_end_of_the_call() -> None:
     parser = create_parser(options(TOOLS))
-    assert parser.feed("<tool_call>get_weather<arg_key>days</arg_key><arg_value>1") == []
-    assert parser.feed("0</arg_value>") == [
-        ToolCallStart(0, "call_0", "get_weather"),
-        ToolCallArgs(0, '{"days": 10'),
+    assert parser.feed("<tool_call>get_weather<arg_key>days</arg_key><arg_value>1") == [
+        ToolCallStart(0, "call_0", "get_weather")
+    ]
+    assert parser.feed("0</arg_value>") == []
+    assert parser.feed("</tool_call>") == [ToolCallArgs(0, '{"days": 10}'), ToolCallEnd(0)]
+
+
+def test_a_cut_off_call_stays_announced_and_unended() -> None:
+    parser = create_parser(options(TOOLS))
+    events = parser.feed("<tool_call>search<arg_key>query</arg_key><arg_value>ca")
+    assert events == [ToolCallStart(0, "call_0", "search")]
+    assert parser.close() == [
+        Content("<tool_call>search<arg_key>query</arg_key><arg_value>ca"),
     ]
 
 
@@ -410,7 +549,7 @@ def test_names_only_when_complete() -> None:
 
 
 def test_only_a_possible_tag_prefix_is_held_back() -> None:
-    parser = create_parser(options(TOOLS))
+    parser = create_parser(options())
     assert parser.feed("Hello <b") == [Content("Hello <b")]
     assert parser.feed("> and <tool_") == [Content("> and ")]
     assert parser.feed("x>") == [Content("<tool_x>")]
@@ -420,9 +559,44 @@ def test_only_a_possible_tag_prefix_is_held_back() -> None:
     assert parser.feed("nk>deep") == [Reasoning("deep")]
 
 
+def test_the_beginning_of_a_tool_name_waits_for_what_follows() -> None:
+    parser = create_parser(options(TOOLS))
+    assert parser.feed("Let me get_wea") == [Content("Let me ")]
+    assert parser.feed("ther") == []
+    assert parser.feed(" now") == [Content("get_weather now")]
+    assert parser.feed("search\n") == []
+    assert parser.feed("<arg_key>query</arg_key><arg_value>x</arg_value></tool_call>") == [
+        ToolCallStart(0, "call_0", "search"),
+        ToolCallArgs(0, '{"query": "x"}'),
+        ToolCallEnd(0),
+    ]
+
+
+def test_without_tools_text_goes_out_at_once() -> None:
+    parser = create_parser(options())
+    assert parser.feed("get_wea") == [Content("get_wea")]
+
+
 def test_text_without_markup_goes_out_at_once() -> None:
     parser = create_parser(options(TOOLS))
     assert parser.feed("The answer is 42.") == [Content("The answer is 42.")]
+
+
+def test_content_after_backend_reasoning_is_not_reasoning() -> None:
+    """GLM-4.7 output starts inside the reasoning, unless the backend split it off."""
+    parser = create_parser(options(TOOLS, starts_in_reasoning=True))
+    events = parser.feed_reasoning("I should check.")
+    events += parser.feed("Sure, checking now.<tool_call>get_time</tool_call>")
+    events += parser.close()
+    assert message_of(events) == msg(
+        "Sure, checking now.", [call("get_time", "{}")], "I should check."
+    )
+
+
+def test_content_after_backend_reasoning_read_whole() -> None:
+    parser = create_parser(options(starts_in_reasoning=True))
+    events = parser.feed_reasoning("Easy.") + parser.finish("The answer is 4.")
+    assert message_of(events) == msg("The answer is 4.", None, "Easy.")
 
 
 def test_reasoning_split_off_by_the_backend_keeps_calls() -> None:

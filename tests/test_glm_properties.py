@@ -102,12 +102,16 @@ def outputs(draw: st.DrawFn) -> tuple[str, dict[str, Any], list[dict[str, Any]]]
     sep = "\n" if style == "4.5" else ""
     raw = f"\n<think>{reasoning}</think>\n" if reasoning is not None else ""
     raw += texts[0]
+    ends = []  # where each call's </tool_call> ends
     for (name, arguments), after in zip(drawn, texts[1:], strict=True):
-        raw += sep + render_call(name, arguments, style) + after  # type: ignore[arg-type]
+        raw += sep + render_call(name, arguments, style)  # type: ignore[arg-type]
+        ends.append(len(raw))
+        raw += after
     content: str | None = "".join(texts)
     if drawn and not content:
         content = None
     expected: dict[str, Any] = {"content": content, "reasoning": reasoning, "calls": drawn}
+    expected["ends"] = ends
     return raw, expected, tools
 
 
@@ -130,12 +134,28 @@ def test_random_calls_are_recovered_exactly(
 ) -> None:
     raw, expected, tools = case
     whole = feed_pieces([raw], tools)
-    assert summary(message_of(whole)) == expected
+    assert summary(message_of(whole)) | {"ends": expected["ends"]} == expected
     check_fragments(whole)
     pieces = cut(raw, [p % (len(raw) + 1) for p in points])
     split = feed_pieces(pieces, tools)
     assert merged(split) == merged(whole)
     check_fragments(split)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(outputs(), st.integers(0, 10_000), st.lists(st.integers(0, 10_000), max_size=8))
+def test_an_output_cut_anywhere_finishes_only_the_calls_it_closed(
+    case: tuple[str, dict[str, Any], list[dict[str, Any]]], at: int, points: list[int]
+) -> None:
+    """glm-format.md 4.8: no call with arguments that parse unless its </tool_call> was read."""
+    raw, expected, tools = case
+    at %= len(raw) + 1
+    output = raw[:at]
+    events = feed_pieces(cut(output, [p % (at + 1) for p in points]), tools)
+    check_fragments(events, cut_off=True)  # a call never ended has arguments that do not parse
+    closed = sum(end <= at for end in expected["ends"])
+    assert summary(message_of(events))["calls"] == expected["calls"][:closed]
+    assert merged(events) == merged(feed_pieces([output], tools))
 
 
 @settings(max_examples=200, deadline=None)

@@ -3,7 +3,8 @@
 Outputs are drawn in GLM's usual shape with random whitespace between and around the tags,
 then some are damaged (a tag or stray text inserted, a span deleted) so that both sides of
 every check in ``read_whole`` are reached. The machine (``feed`` then ``close``) is the
-reference; ``finish`` must give exactly its events, whether it read the output itself or not.
+reference; ``finish`` must give its events (adjacent text merged), whether it read the output
+itself or not.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from glm_proxy.dialects.glm.markup import (
 from glm_proxy.dialects.glm.render import render_value
 from glm_proxy.dialects.glm.whole import read_whole
 from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallEnd, ToolCallStart
-from parsing import options
+from parsing import merged, options
 
 TAGS = (
     CALL_OPEN,
@@ -153,8 +154,9 @@ def test_finish_gives_the_machines_events(
         "starts_in_reasoning": opened,
         "max_buffer": cap,
     }
-    assert finished(text, backend_reasoning, cut, **kwargs) == machine(
-        text, backend_reasoning, cut, **kwargs
+    # Merged: the machine may release at close text it held (the start of a tool name).
+    assert merged(finished(text, backend_reasoning, cut, **kwargs)) == merged(
+        machine(text, backend_reasoning, cut, **kwargs)
     )
 
 
@@ -166,6 +168,10 @@ def test_outputs_of_the_usual_shape_are_read_whole(case: tuple[str, bool]) -> No
         return  # not a call: the machine reads it as text
     if any(not key.strip() for key in _keys(text)) or " " * 300 in text:
         return  # a key left out or text between arguments: the machine decides
+    for call in text.split(CALL_OPEN)[1:]:
+        keys = [key.strip() for key in _keys(call)]
+        if len(set(keys)) < len(keys):
+            return  # a key written twice: the machine decides
     assert read(text, opened) is not None
 
 
@@ -215,6 +221,11 @@ def test_other_shapes_are_left_to_the_machine() -> None:
         "<tool_call>get_weather\nstray<arg_key>city</arg_key><arg_value>x</arg_value></tool_call>",
         "done<|user|>",
         "<think>unfinished",
+        "<tool_call>run<arg_key>a</arg_key><arg_value>1</arg_value><arg_key>a</arg_key>"
+        "<arg_value>2</arg_value></tool_call>",  # a key written twice
+        "<tool_call>run<arg_key>a</arg_key><arg_value>1</arg_value>",  # cut off
+        "<tool_call>run<arg_key>a</arg_key><arg_value>1</arg_value><tool_call>run</tool_call>",
+        "get_weather<arg_key>city</arg_key><arg_value>x</arg_value></tool_call>",  # no opener
     ):
         assert read(text) is None, text
     assert read("<tool_call>run</tool_call>", tools=[]) is None  # no tools: calls are text

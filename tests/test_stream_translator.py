@@ -120,10 +120,10 @@ def test_stream_a_whole_call_in_one_delta_is_one_complete_tool_call_delta() -> N
 
 def test_stream_reasoning_and_content_of_one_feed_become_two_deltas() -> None:
     translator = StreamTranslator(request("4.7"))
-    out = translator.feed(delta_chunk(content="Thinking hard.</think>The answer"))
+    out = translator.feed(delta_chunk(content="Thinking hard.</think>The answer."))
     assert [chunk["choices"][0]["delta"] for chunk in out] == [
         {"role": "assistant", "reasoning_content": "Thinking hard."},
-        {"content": "The answer"},
+        {"content": "The answer."},
     ]
 
 
@@ -392,12 +392,13 @@ def test_stream_split_anywhere_equals_completion(data: st.DataObject) -> None:
     ]
 
 
-def test_stream_reasoning_from_both_fields_of_one_delta_is_one_delta() -> None:
-    # GLM-4.7 output starts in reasoning, so the content field's text is reasoning too.
+def test_stream_content_after_split_reasoning_is_content() -> None:
+    # GLM-4.7 output starts in reasoning, unless the backend split the reasoning off itself.
     translator = StreamTranslator(request("4.7"))
-    out = translator.feed(delta_chunk(reasoning_content="Split off.", content=" Still thinking."))
+    out = translator.feed(delta_chunk(reasoning_content="Split off.", content=" The answer."))
     assert [chunk["choices"][0]["delta"] for chunk in out] == [
-        {"role": "assistant", "reasoning_content": "Split off. Still thinking."}
+        {"role": "assistant", "reasoning_content": "Split off."},
+        {"content": " The answer."},
     ]
 
 

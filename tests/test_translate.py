@@ -134,9 +134,25 @@ def test_completion_backend_split_reasoning_with_a_call_inside(key: str) -> None
     assert result["choices"][0]["finish_reason"] == "tool_calls"
 
 
-def test_completion_with_backend_tool_calls_is_left_alone() -> None:
+def test_completion_with_backend_tool_calls_and_glm_text_keeps_both() -> None:
+    """glm-format.md 4.14: calls the backend parsed come first, converted ones after."""
     parsed = [{"id": "call_x", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
-    response = completion("<tool_call>f</tool_call>", tool_calls=parsed, finish="tool_calls")
+    text = "Also:<tool_call>get_time</tool_call>"
+    response = completion(text, tool_calls=parsed, finish="tool_calls")
+    result, converted = translate_completion(response, request())
+    assert converted == 1
+    message = result["choices"][0]["message"]
+    assert message["content"] == "Also:"
+    assert calls_of(message) == [("f", {}), ("get_time", {})]
+    ids = [call["id"] for call in message["tool_calls"]]
+    assert ids[0] == "call_x"
+    assert len(set(ids)) == 2
+    assert result["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_completion_with_backend_tool_calls_only_is_unchanged() -> None:
+    parsed = [{"id": "call_x", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+    response = completion(None, tool_calls=parsed, finish="tool_calls")
     result, converted = translate_completion(response, request())
     assert converted == 0
     assert result["choices"][0] == response["choices"][0]

@@ -143,13 +143,30 @@ def calls_of(message: dict[str, Any]) -> list[tuple[str, Any]]:
 
 
 def comparable(choice: dict[str, Any]) -> dict[str, Any]:
-    """A choice without call ids, with an empty content as None, and only what a stream has."""
+    """A choice without call ids, with an empty content as None, and only what a stream has.
+
+    A streamed call the output cut off (arguments that do not parse) is left out: the
+    non-streamed answer has no such call, only its text as content (glm-format.md 4.8).
+    """
     message = copy.deepcopy(choice["message"])
-    for call in message.get("tool_calls") or ():
+    calls = [call for call in message.get("tool_calls") or () if _parses(call)]
+    if calls:
+        message["tool_calls"] = calls
+    else:
+        message.pop("tool_calls", None)
+    for call in calls:
         call.pop("id")
     if message.get("content") == "":
         message["content"] = None
     return {"index": choice["index"], "message": message, "finish_reason": choice["finish_reason"]}
+
+
+def _parses(call: dict[str, Any]) -> bool:
+    try:
+        json.loads(call["function"].get("arguments", ""))
+    except ValueError:
+        return False
+    return True
 
 
 def split_reasoning_stream(

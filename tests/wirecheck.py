@@ -73,14 +73,21 @@ def check_stream(
     for index, state in sorted(choices.items()):
         if require_finish:
             assert state.finish is not None, f"choice {index}: the stream never sent finish_reason"
-        for number, call in enumerate(state.calls):
+        complete = state.calls
+        final = state.calls[-1].fragments if state.calls else []
+        if final and state.finish != "tool_calls" and not _parses("".join(final)):
+            # The output ended inside its last call: it stays unfinished (glm-format.md 4.8),
+            # and the finish_reason is the backend's own, never "tool_calls".
+            complete = state.calls[:-1]
+            _check_cut_off(final, f"choice {index}, last tool call")
+        for number, call in enumerate(complete):
             _check_arguments(call.fragments, f"choice {index}, tool call {number}")
-        if state.calls and state.finish is not None:
+        if complete and state.finish is not None:
             assert state.finish in ("tool_calls", "length"), (
                 f"choice {index}: produced tool calls but finish_reason is {state.finish!r}"
             )
         if state.finish == "tool_calls":
-            assert state.calls, f"choice {index}: finish_reason 'tool_calls' without a tool call"
+            assert complete, f"choice {index}: finish_reason 'tool_calls' without a tool call"
 
 
 def _check_usage(chunk: dict[str, Any], where: str, *, last: bool) -> None:
@@ -168,6 +175,22 @@ def _check_arguments(fragments: list[str], where: str) -> None:
         except orjson.JSONDecodeError:
             continue
         raise AssertionError(f"{where}: the arguments prefix {prefix!r} already parses as JSON")
+
+
+def _parses(text: str) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _check_cut_off(fragments: list[str], where: str) -> None:
+    """A call the output cut off: no prefix of its arguments parses, nor the whole."""
+    prefix = ""
+    for fragment in fragments:
+        prefix += fragment
+        assert not _parses(prefix), f"{where}: the arguments prefix {prefix!r} parses as JSON"
 
 
 def accumulate_choices(

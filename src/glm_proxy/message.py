@@ -9,38 +9,72 @@ from collections.abc import Iterable
 from typing import Any
 
 from glm_proxy.dialects import ParserOptions, create_parser
-from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallStart
+from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallEnd, ToolCallStart
 
 
 def assemble_message(
     events: Iterable[Event], reasoning_field: str = "reasoning_content"
 ) -> dict[str, Any]:
-    """Build ``{"role", "content", reasoning_field?, "tool_calls"?}`` from a whole event list."""
+    """Build ``{"role", "content", reasoning_field?, "tool_calls"?}`` from a whole event list.
+
+    A call that never ended (the output was cut off inside it) is not a call: the parser has
+    returned its markup as content.
+    """
     content: list[str] = []
     reasoning: list[str] = []
-    calls: list[dict[str, Any]] = []
-    arguments: list[list[str]] = []
+    calls: dict[int, dict[str, Any]] = {}
+    arguments: dict[int, list[str]] = {}
+    ended: list[int] = []
     for event in events:
         if isinstance(event, Content):
             content.append(event.text)
         elif isinstance(event, Reasoning):
             reasoning.append(event.text)
         elif isinstance(event, ToolCallStart):
-            calls.append({"id": event.id, "type": "function", "function": {"name": event.name}})
-            arguments.append([])
+            calls[event.index] = {
+                "id": event.id,
+                "type": "function",
+                "function": {"name": event.name},
+            }
+            arguments[event.index] = []
         elif isinstance(event, ToolCallArgs):
             arguments[event.index].append(event.fragment)
+        elif isinstance(event, ToolCallEnd):
+            ended.append(event.index)
+    finished = []
+    for index in sorted(ended):
+        call = calls[index]
+        call["function"]["arguments"] = "".join(arguments[index]) or "{}"
+        finished.append(call)
     text: str | None = "".join(content)
-    if calls and not (text or "").strip():
+    if finished and not (text or "").strip():
         text = None
     message: dict[str, Any] = {"role": "assistant", "content": text}
     if reasoning:
         message[reasoning_field] = "".join(reasoning)
-    if calls:
-        for call, parts in zip(calls, arguments, strict=True):
-            call["function"]["arguments"] = "".join(parts) or "{}"
-        message["tool_calls"] = calls
+    if finished:
+        message["tool_calls"] = finished
     return message
+
+
+def finish_reason(backend: str | None, ended: int, *, cut_off: bool) -> str | None:
+    """A choice's ``finish_reason``: ``"tool_calls"`` when ``ended`` calls were converted and
+    none was cut off, unless the backend hit its token limit (``"length"`` stays); else the
+    backend's own (to the backend, a call written as text was no call)."""
+    if ended and not cut_off and backend != "length":
+        return "tool_calls"
+    return backend
+
+
+def calls_cut_off(events: Iterable[Event]) -> bool:
+    """Whether a call was announced and never ended (the output was cut off inside it)."""
+    started = ended = 0
+    for event in events:
+        if isinstance(event, ToolCallStart):
+            started += 1
+        elif isinstance(event, ToolCallEnd):
+            ended += 1
+    return started > ended
 
 
 def parse_events(

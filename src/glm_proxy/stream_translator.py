@@ -21,8 +21,9 @@ from typing import Any
 
 from glm_proxy.chunk_template import PlainText, plain_text
 from glm_proxy.dialects import Parser, create_parser
-from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallStart
+from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallEnd, ToolCallStart
 from glm_proxy.ids import random_hex
+from glm_proxy.message import finish_reason
 from glm_proxy.translate import FirstCallOnly, Translation
 
 CHUNK_OBJECT = "chat.completion.chunk"
@@ -32,6 +33,8 @@ _OWN_FIELDS = frozenset(("id", "object", "created", "model", "choices", "usage")
 _CHOICE_OWN_FIELDS = frozenset(("index", "delta", "finish_reason"))
 _PLAIN_CHOICE_FIELDS = _CHOICE_OWN_FIELDS | {"logprobs"}
 _TEXT_EVENTS = (Content, Reasoning)
+# Delta fields the translation reads; any other passes on to the client.
+_DELTA_READ = frozenset(("role", "content", "reasoning_content", "reasoning", "tool_calls"))
 _Pending = dict[int, tuple[bool, list[str]]]
 """Text waiting to go through a choice's parser: per index, whether it is reasoning, and its
 pieces."""
@@ -40,7 +43,19 @@ pieces."""
 class _Choice:
     """The state of one choice index of a stream."""
 
-    __slots__ = ("filter", "finish", "finish_extras", "parser", "role_sent", "tool_calls")
+    __slots__ = (
+        "backend_calls",
+        "filter",
+        "finish",
+        "finish_extras",
+        "next_call",
+        "parser",
+        "parser_calls",
+        "pending",
+        "role_sent",
+        "started",
+        "tool_calls",
+    )
 
     def __init__(self, parser: Parser, filter: FirstCallOnly | None) -> None:
         self.parser = parser
@@ -48,7 +63,15 @@ class _Choice:
         self.role_sent = False
         self.finish: str | None = None
         self.finish_extras: dict[str, Any] | None = None  # e.g. vLLM's stop_reason
-        self.tool_calls = 0
+        self.pending: dict[str, Any] | None = None  # extras (logprobs) of text held back
+        self.started = 0  # converted calls announced
+        self.tool_calls = 0  # converted calls ended
+        # Calls the backend parsed itself, mixed with converted ones: both are numbered
+        # together, in order of appearance. Until the backend sends one, a converted call
+        # keeps the parser's index (``parser_calls`` None).
+        self.next_call = 0
+        self.parser_calls: dict[int, int] | None = None
+        self.backend_calls: dict[int, int] = {}
 
 
 class StreamTranslator:
@@ -203,12 +226,13 @@ class StreamTranslator:
             if not events:
                 continue
             event = events[0]
-            if len(events) == 1 and isinstance(event, _TEXT_EVENTS):
+            if len(events) == 1 and isinstance(event, _TEXT_EVENTS) and state.pending is None:
                 key = "content" if type(event) is Content else self._reasoning_field
                 choice = {"index": index, "delta": {key: event.text}, "finish_reason": None}
                 out.append({**envelope, "choices": [choice]})
             else:
-                self._emit(index, state, events, envelope, None, out)
+                extras, state.pending = state.pending, None
+                self._emit(index, state, events, envelope, extras, out)
 
     def close(self) -> list[dict[str, Any]]:
         """End of the upstream stream: flush every parser, then the finishes, then the usage."""
@@ -221,16 +245,22 @@ class StreamTranslator:
             events = state.parser.close()
             if events and state.filter is not None:
                 events = state.filter.filter(events)
+            extras, state.pending = state.pending, None
             if events:
-                self._emit(index, state, events, envelope, None, out)
+                self._emit(index, state, events, envelope, extras, out)
+                extras = None
             if not state.role_sent:  # the choice said nothing at all
-                self._send(index, state, {"content": ""}, envelope, None, out)
-            finish = state.finish or "stop"  # an upstream that ended without one
-            if state.tool_calls and finish != "length":
-                finish = "tool_calls"
+                self._send(index, state, {"content": ""}, envelope, extras, out)
+                extras = None
+            finish = finish_reason(
+                state.finish or "stop",  # an upstream that ended without one
+                state.tool_calls,
+                cut_off=state.started > state.tool_calls,
+            )
             choice = {"index": index, "delta": {}, "finish_reason": finish}
-            if state.finish_extras:
-                choice.update(state.finish_extras)
+            extras = merge_extras(extras, state.finish_extras)
+            if extras:
+                choice.update(extras)
             out.append({**envelope, "choices": [choice]})
         if self._usage_chunk is not None:
             out.append(self._usage_chunk)
@@ -271,6 +301,8 @@ class StreamTranslator:
         index = choice.get("index") or 0
         state = self._choices.get(index) or self._state(index)
         extras = _choice_extras(choice)
+        if state.pending is not None:  # extras of text held back until now
+            extras, state.pending = merge_extras(state.pending, extras), None
         finish = choice.get("finish_reason")
         if finish is not None:
             state.finish = finish
@@ -282,7 +314,12 @@ class StreamTranslator:
         else:
             events = []
         content = delta.get("content")
-        if content and isinstance(content, str):
+        others = None if delta.keys() <= _DELTA_READ else _other_fields(delta)
+        if content and not isinstance(content, str):
+            content = _text_parts(content)
+            if content is None:  # parts that are not all text: passed on as they are
+                others = {**(others or {}), "content": delta["content"]}
+        if content:
             more = state.parser.feed(content)
             events = events + more if events else more
         if events:
@@ -297,14 +334,35 @@ class StreamTranslator:
                         "choices": [{"index": index, "delta": text_delta, "finish_reason": None}],
                     }
                 )
-            else:
+            elif events:
                 self._emit(index, state, events, envelope, extras, out)
+                extras = None
+        if others:  # refusal, audio, a legacy function_call...: what the proxy does not read
+            self._send(index, state, others, envelope, extras, out)
             extras = None
         passed_calls = delta.get("tool_calls")
-        if passed_calls:  # a backend that parses calls itself: pass them on as they are
-            self._send(index, state, {"tool_calls": passed_calls}, envelope, extras, out)
+        if passed_calls and isinstance(passed_calls, list):
+            # A backend that parses calls itself: its calls pass on, numbered with ours.
+            calls = [self._backend_call(state, call) for call in passed_calls]
+            self._send(index, state, {"tool_calls": calls}, envelope, extras, out)
+            extras = None
         elif not state.role_sent and "role" in delta:
             self._send(index, state, {"content": ""}, envelope, extras, out)
+            extras = None
+        if extras:  # nothing went out for this chunk: they go with the next one that does
+            state.pending = extras
+
+    def _backend_call(self, state: _Choice, call: Any) -> Any:
+        """A tool-call delta of the backend's, with its index in the choice's numbering."""
+        if not isinstance(call, dict) or type(call.get("index")) is not int:
+            return call
+        if state.parser_calls is None:  # from now on, converted calls get indices here too
+            state.parser_calls = {n: n for n in range(state.next_call)}
+        number = state.backend_calls.get(call["index"])
+        if number is None:
+            number = state.backend_calls[call["index"]] = state.next_call
+            state.next_call += 1
+        return {**call, "index": number}
 
     def _emit(
         self,
@@ -359,22 +417,78 @@ class StreamTranslator:
                     deltas.append(current)
                     kind = key
             elif isinstance(event, ToolCallStart):
+                number = self._number(state, event.index)
                 function = {"name": event.name, "arguments": ""}
-                call = {"index": event.index, "id": event.id, "type": "function"}
+                call = {"index": number, "id": event.id, "type": "function"}
                 call["function"] = function
                 deltas.append({"tool_calls": [call]})
                 kind = event.index
-                state.tool_calls += 1
-                self._tool_calls += 1
+                state.started += 1
             elif isinstance(event, ToolCallArgs):
                 if kind == event.index:
                     function["arguments"] += event.fragment
                 else:
+                    number = (
+                        event.index
+                        if state.parser_calls is None
+                        else self._number(state, event.index)
+                    )
                     function = {"arguments": event.fragment}
-                    deltas.append({"tool_calls": [{"index": event.index, "function": function}]})
+                    deltas.append({"tool_calls": [{"index": number, "function": function}]})
                     kind = event.index
-            # ToolCallEnd needs no delta: the finish_reason tells clients the calls are done.
+            elif isinstance(event, ToolCallEnd):
+                # No delta: the finish_reason tells clients the calls are done.
+                state.tool_calls += 1
+                self._tool_calls += 1
         return deltas
+
+    @staticmethod
+    def _number(state: _Choice, index: int) -> int:
+        """The client's index of the parser's call ``index``."""
+        calls = state.parser_calls
+        if calls is None:
+            state.next_call = max(state.next_call, index + 1)
+            return index
+        number = calls.get(index)
+        if number is None:
+            number = calls[index] = state.next_call
+            state.next_call += 1
+        return number
+
+
+def merge_extras(
+    first: dict[str, Any] | None, then: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """Choice fields of two chunks sent as one: logprobs lists joined, other fields the later."""
+    if not first or not then:
+        return first or then
+    merged = {**first, **then}
+    before, after = first.get("logprobs"), then.get("logprobs")
+    if isinstance(before, dict) and isinstance(after, dict):
+        joined = {**before, **after}
+        for key, value in before.items():
+            if isinstance(value, list) and isinstance(after.get(key), list):
+                joined[key] = value + after[key]
+        merged["logprobs"] = joined
+    elif before is not None and after is None:
+        merged["logprobs"] = before
+    return merged
+
+
+def _other_fields(delta: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The delta's fields that the translation does not read (and that are not null)."""
+    others = {k: v for k, v in delta.items() if k not in _DELTA_READ and v is not None}
+    return others or None
+
+
+def _text_parts(content: Any) -> str | None:
+    """The text of content given as a list of text parts; None for any other shape."""
+    if isinstance(content, list) and all(
+        isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+        for part in content
+    ):
+        return "".join(part["text"] for part in content)
+    return None
 
 
 def _choice_extras(choice: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from glm_proxy.dialects import ParserOptions
 from glm_proxy.events import Content, Event, Reasoning
-from glm_proxy.message import assemble_message, parse_events
+from glm_proxy.message import assemble_message, calls_cut_off, finish_reason, parse_events
 
 BACKEND_REASONING_FIELDS = ("reasoning_content", "reasoning")
 """Where backends that split reasoning off put it in a message or a delta."""
@@ -110,8 +110,8 @@ def translate_completion(
 
 def _translate_choice(choice: Any, translation: Translation) -> tuple[Any, int]:
     message = choice.get("message") if isinstance(choice, dict) else None
-    if not isinstance(message, dict) or message.get("tool_calls"):
-        return choice, 0  # nothing to read, or a backend that parses calls itself
+    if not isinstance(message, dict):
+        return choice, 0
     text = _text_of(message.get("content"))
     reasoning = _backend_reasoning(message)
     if text is None or (
@@ -126,13 +126,22 @@ def _translate_choice(choice: Any, translation: Translation) -> tuple[Any, int]:
         key: value for key, value in message.items() if key not in BACKEND_REASONING_FIELDS
     }
     new_message.update(assembled)
-    if assembled["content"] == "" and message.get("content") is None:
+    converted = assembled.get("tool_calls", [])
+    backend_calls = message.get("tool_calls")
+    if backend_calls and isinstance(backend_calls, list):
+        # A backend that parsed some calls itself: they come first, the converted ones after.
+        new_message["tool_calls"] = backend_calls + converted
+        if not (new_message["content"] or "").strip():
+            new_message["content"] = None
+    elif assembled["content"] == "" and message.get("content") is None:
         new_message["content"] = None
-    calls = len(assembled.get("tool_calls", ()))
     new_choice = {**choice, "message": new_message}
-    if calls and choice.get("finish_reason") != "length":
-        new_choice["finish_reason"] = "tool_calls"
-    return new_choice, calls
+    finish = finish_reason(
+        choice.get("finish_reason"), len(converted), cut_off=calls_cut_off(events)
+    )
+    if finish is not None:
+        new_choice["finish_reason"] = finish
+    return new_choice, len(converted)
 
 
 def _text_of(content: Any) -> str | None:

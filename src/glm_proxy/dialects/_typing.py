@@ -27,7 +27,7 @@ _LITERAL_LIMIT = 100_000
 class ToolSchemas:
     """The declared tools of one request: names and, per tool, which keys are strings."""
 
-    __slots__ = ("_names", "_parameters", "_properties", "_strings")
+    __slots__ = ("_name_index", "_names", "_parameters", "_properties", "_strings")
 
     def __init__(self, tools: Sequence[Mapping[str, Any]]) -> None:
         self._properties: dict[str, Mapping[str, Any]] = {}
@@ -47,11 +47,37 @@ class ToolSchemas:
             self._properties[name] = properties if _is_mapping(properties) else {}
             self._parameters[name] = parameters
         self._names = tuple(self._properties)
+        self._name_index: _NameIndex | None = None  # made when first needed
 
     @property
     def names(self) -> tuple[str, ...]:
         """The declared tools' names."""
         return self._names
+
+    def name_at_end(self, text: str, partial: bool) -> int:
+        """Where a declared tool name ends ``text`` (followed by whitespace or not): its index,
+        or -1. ``partial``: the text may go on, so the beginning of a name counts too (not when
+        whitespace follows it). The longest such name is taken. For a call whose opener the
+        backend left out (``get_weather<arg_key>...``)."""
+        index = self._name_index
+        if index is None:
+            index = self._name_index = _NameIndex(self._names)
+        if partial and not text[-1:].isspace():
+            by_first = index.by_first
+            end = len(text)
+            for start in range(max(0, end - index.longest), end):
+                names = by_first.get(text[start])
+                if names is not None:
+                    rest = text[start:]
+                    for name in names:
+                        if name.startswith(rest):
+                            return start
+            return -1
+        body = text.rstrip()
+        for name in index.by_last.get(body[-1:], ()):
+            if body.endswith(name):
+                return len(body) - len(name)
+        return -1
 
     def is_string(self, tool: str, key: str) -> bool:
         known = self._strings.get((tool, key))
@@ -76,6 +102,20 @@ class ToolSchemas:
             if len(text) > len(name) and text.startswith(name):
                 return name, text[len(name) :]
         return None
+
+
+class _NameIndex:
+    """Declared names by their first and by their last character, longest first."""
+
+    __slots__ = ("by_first", "by_last", "longest")
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.by_first: dict[str, list[str]] = {}
+        self.by_last: dict[str, list[str]] = {}
+        for name in sorted(names, key=len, reverse=True):
+            self.by_first.setdefault(name[0], []).append(name)
+            self.by_last.setdefault(name[-1], []).append(name)
+        self.longest = max(map(len, names), default=0)
 
 
 def _is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:

@@ -6,11 +6,17 @@ One state machine reads the text once, left to right. Each state knows the few t
 end it (``_MARKERS``); ``scan`` finds the next ``<`` with ``str.find`` and checks it against
 those tags only. What cannot be decided yet is held back, and only that:
 
-* a suffix that is a proper prefix of one of the state's tags (at most 15 characters);
+* a suffix that is a proper prefix of one of the state's tags;
 * in text, trailing whitespace from a line break on: dropped if a tag follows (the format puts
   it there), released otherwise; whitespace right after ``<think>`` or ``</think>`` is dropped;
-* the name of a call until the tag after it (names are emitted only when complete), and the
-  value of a non-string argument until ``</arg_value>`` (it is typed as a whole).
+* in text, when the request declares tools, a suffix that may be a tool name whose
+  ``<tool_call>`` the backend left out (``get_weather<arg_key>...``, glm-format.md 4.4);
+* the name of a call until the tag after it (names are emitted only when complete);
+* after ``</arg_value>``, the closer and the whitespace after it, until the next character says
+  whether it closes the value (``<arg_key>``, ``</tool_call>``, ``<tool_call>`` or the end of
+  the output) or is part of it (glm-format.md 4.12);
+* a call's arguments, as ``CallArguments`` decides (held while short, then streamed), and text
+  inside a call that belongs to no argument (content once the call is complete).
 
 So every character is looked at a bounded number of times, whatever the size of the pieces, and
 feeding the text whole, a character at a time or in random pieces gives the same events once
@@ -18,17 +24,17 @@ adjacent text (and adjacent argument fragments) are merged. Every decision depen
 the text seen so far, never on where the pieces were cut: the invariant the tests check.
 
 A call is announced (``ToolCallStart``) when its first argument value begins or when it ends,
-never earlier, so a call cut off before any value leaves nothing behind but content. Its
-arguments are one JSON object written as fragments: ``{`` and ``"key": `` go out with the first
-piece of a value, string-typed values stream as escaped pieces as they arrive, other values go
-out whole, and the closing ``}`` only with ``ToolCallEnd``, so no prefix of them is valid JSON.
+never earlier, so a call cut off before any value leaves nothing behind but content. It ends
+(``ToolCallEnd``) only at its ``</tool_call>``, or at the next ``<tool_call>`` between two
+arguments. A call the output cuts off is never ended: its arguments stay unclosed, and its
+markup is returned as content, so no text is lost and no half call looks finished.
 
-A whole output (a non-streamed answer) goes to ``finish``, which first tries ``whole.read_whole``:
-one regular-expression match per argument for the usual shape, the same events as this machine.
+Tags outside a call (``<arg_key>``, stray closers) never reach content; inside a call, a tag
+in the wrong place is read as the one the structure needs where that is unambiguous.
 
-Nothing is lost: text that turns out not to be a call (an invalid name, bad JSON, a cap reached)
-is released as text, and a call cut off by the end of output is closed with the arguments it
-had, while its unfinished markup is also returned as content.
+A whole output (a non-streamed answer) goes to ``finish``, which first tries
+``whole.read_whole``: one regular-expression match per argument for the usual shape, the same
+events as this machine.
 """
 
 from __future__ import annotations
@@ -38,8 +44,9 @@ from collections.abc import Callable
 from typing import Final
 
 from glm_proxy.dialects import ParserOptions
-from glm_proxy.dialects._tags import Tags, escape_piece, quote, scan
-from glm_proxy.dialects._typing import ToolSchemas, convert_value, dump_json, json_call
+from glm_proxy.dialects._arguments import CallArguments
+from glm_proxy.dialects._tags import Tags, scan
+from glm_proxy.dialects._typing import ToolSchemas, json_call
 from glm_proxy.dialects.glm.markup import (
     CALL_CLOSE,
     CALL_OPEN,
@@ -63,17 +70,30 @@ from glm_proxy.events import (
     ToolCallStart,
 )
 
-TEXT, NAME, JSON_CALL, ARGS, KEY, AFTER_KEY, VALUE = range(7)
+TEXT, NAME, JSON_CALL, ARGS, KEY, AFTER_KEY, VALUE, VALUE_END = range(8)
 
 _MARKERS: Final = {
-    NAME: Tags(KEY_OPEN, KEY_CLOSE, CALL_CLOSE, CALL_OPEN),
+    NAME: Tags(KEY_OPEN, KEY_CLOSE, VALUE_OPEN, CALL_CLOSE, CALL_OPEN),
     JSON_CALL: Tags(CALL_CLOSE),
-    ARGS: Tags(KEY_OPEN, KEY_CLOSE, VALUE_OPEN, CALL_CLOSE, CALL_OPEN),
-    KEY: Tags(KEY_CLOSE, VALUE_OPEN, CALL_CLOSE, KEY_OPEN),
-    AFTER_KEY: Tags(VALUE_OPEN, KEY_CLOSE, KEY_OPEN, CALL_CLOSE),
+    ARGS: Tags(KEY_OPEN, KEY_CLOSE, VALUE_OPEN, VALUE_CLOSE, CALL_CLOSE, CALL_OPEN),
+    KEY: Tags(KEY_CLOSE, VALUE_OPEN, VALUE_CLOSE, CALL_CLOSE, KEY_OPEN),
+    AFTER_KEY: Tags(VALUE_OPEN, KEY_CLOSE, VALUE_CLOSE, KEY_OPEN, CALL_CLOSE),
     VALUE: Tags(VALUE_CLOSE),
+    VALUE_END: Tags(KEY_OPEN, CALL_CLOSE, CALL_OPEN),
 }
-_TEXT_MARKERS: Final = Tags(THINK_OPEN, THINK_CLOSE, CALL_OPEN, CALL_CLOSE, *STOP_TOKENS)
+# A value opened without its key: if its text ends in </arg_key>, it was the key.
+_KEYLESS_VALUE: Final = Tags(VALUE_CLOSE, KEY_CLOSE)
+_TEXT_MARKERS: Final = Tags(
+    THINK_OPEN,
+    THINK_CLOSE,
+    CALL_OPEN,
+    CALL_CLOSE,
+    KEY_OPEN,
+    KEY_CLOSE,
+    VALUE_OPEN,
+    VALUE_CLOSE,
+    *STOP_TOKENS,
+)
 _TEXT_MARKERS_NO_CALLS: Final = Tags(THINK_OPEN, THINK_CLOSE, *STOP_TOKENS)
 
 _NON_SPACE = re.compile(r"\S")
@@ -105,8 +125,14 @@ class _Machine:
         self._channel = reasoning_channel
         self._cap = max(options.max_buffer, NAME_LIMIT)
         self._text_markers = _TEXT_MARKERS if options.parse_tool_calls else _TEXT_MARKERS_NO_CALLS
+        # The characters of the declared names, when a call without its opener can be read.
+        self._name_chars: frozenset[str] | None = None
+        if options.parse_tool_calls and schemas.names:
+            self._name_chars = frozenset("".join(schemas.names))
         self._state = TEXT
         self._reasoning = reasoning_channel or options.starts_in_reasoning
+        # The output began inside the reasoning and has not left it yet (no tag read so far).
+        self._initial = self._reasoning and not reasoning_channel
         self._buf = ""
         self._out: list[Event] = []
         # Text, or fragments of the call's arguments, not yet in ``_out``: adjacent pieces of
@@ -118,20 +144,24 @@ class _Machine:
         self._after_tag = False
         self._ws_passthrough = False
         self._saved_ws: tuple[str, bool, bool] = ("", False, False)
+        self._tail = ""  # text that may be a tool name written without <tool_call>
         # the call being read
         self._origin_reasoning = False
         self._acc = ""
-        self._parts: list[str] = []
+        self._parts: list[str] = []  # the text of a JSON call
         self._parts_len = 0
-        self._raw: list[str] | None = None
-        self._raw_len = 0
+        self._raw: list[str] | None = None  # the call's markup as read, for a call cut off
         self._name = ""
         self._index = -1
         self._started = False
-        self._has_args = False
-        self._junk = False
+        self._args: CallArguments | None = None
+        self._junk: list[str] = []  # text in the call that belongs to no argument
+        self._junk_run = False  # inside such text, too long to be a key
         self._key: str | None = None
-        self._streaming = False
+        self._keyless = False  # the value was opened without its key
+        self._junk_mark = 0  # where the junk of a value without any key begins
+        self._closing: list[str] = []  # a </arg_value> and whitespace, not decided yet
+        self._closing_len = 0
 
     # -- driving ---------------------------------------------------------------------------
 
@@ -140,21 +170,39 @@ class _Machine:
             return []
         if self._buf:
             text, self._buf = self._buf + text, ""
-        elif self._state == TEXT and "<" not in text:  # plain text: no tag to look for
-            if self._pending_ws or self._after_tag or text[-1].isspace():
+        elif self._state == TEXT and "<" not in text and not self._tail:
+            last = text[-1]
+            if (
+                self._name_chars is not None
+                and (last in self._name_chars or last.isspace())
+                and self._schemas.name_at_end(text, partial=True) >= 0
+            ):  # it may end in a tool name written without its <tool_call>: the slow way
+                self._process(text)
+                return self._take()
+            if self._pending_ws or self._after_tag or last.isspace():
                 self._text(text)
                 return self._take()
-            self._ws_passthrough = False  # the common case: nothing to hold either
+            self._ws_passthrough = False  # the common case, plain text: nothing to hold
             return [Reasoning(text) if self._reasoning else Content(text)]
         self._process(text)
         return self._take()
 
+    def backend_split(self) -> None:
+        """The backend sends the reasoning apart: this channel's text is not reasoning, even
+        if the output would otherwise begin inside it (glm-format.md section 1)."""
+        if self._initial:
+            self._initial = False
+            self._reasoning = False
+
+    @property
+    def reasoning(self) -> bool:
+        """Whether text read now is reasoning."""
+        return self._reasoning
+
     def is_fresh(self) -> bool:
-        """Whether the machine is as it began: nothing fed yet, or nothing that left a trace."""
-        return (
-            self._state == TEXT
-            and self._reasoning == (self._channel or self._options.starts_in_reasoning)
-            and not (self._buf or self._pending_ws or self._after_tag or self._ws_passthrough)
+        """Whether the machine reads text with nothing held or pending, as it began."""
+        return self._state == TEXT and not (
+            self._buf or self._pending_ws or self._after_tag or self._ws_passthrough or self._tail
         )
 
     def close(self) -> list[Event]:
@@ -165,8 +213,10 @@ class _Machine:
             return self.close()
         if state != TEXT:
             self._truncate_call(buf)
-        elif buf:
-            self._text(buf)
+        else:
+            text, self._tail = self._tail + buf, ""
+            if text:
+                self._text(text)
         if self._pending_ws:
             self._emit_text(self._pending_ws)
             self._pending_ws = ""
@@ -209,9 +259,8 @@ class _Machine:
             done = new_pos < 0
             if done:
                 new_pos = len(data) - len(self._buf)
-            if raw is not None and raw is self._raw and self._raw_len <= self._cap:
+            if raw is not None and raw is self._raw:
                 raw.append(data[pos:new_pos])  # no copy when a whole piece is consumed
-                self._raw_len += new_pos - pos
             if done:
                 return
             if self._buf:  # text read again after an abandoned call ended in a partial tag
@@ -227,12 +276,29 @@ class _Machine:
 
     def _in_text(self, data: str, pos: int) -> int:
         i, marker = scan(data, pos, self._text_markers)
-        if i > pos:
-            self._text(data[pos:i])
+        text = data[pos:i]
+        if self._tail:
+            text, self._tail = self._tail + text, ""
+        if self._name_chars is not None and text and (marker is None or marker == KEY_OPEN):
+            start = self._schemas.name_at_end(text, partial=marker is None)
+            if start >= 0 and (marker is not None or len(text) - start <= self._cap):
+                # A tool name, or what may become one, written without its <tool_call>.
+                if start:
+                    self._text(text[:start])
+                if marker is None:
+                    self._tail = text[start:]
+                    return self._hold(data, i)
+                self._begin_call()
+                self._raw = [text[start:], marker]
+                self._name = text[start:].rstrip()
+                self._state = KEY
+                self._pending_ws, self._after_tag, self._ws_passthrough = "", False, False
+                return i + len(marker)
+        if text:
+            self._text(text)
         if marker is None:
             return self._hold(data, i)
         if marker == CALL_OPEN:
-            self._saved_ws = (self._pending_ws, self._after_tag, self._ws_passthrough)
             self._begin_call()
         # Whitespace before a tag is the format's; after one, only where the reasoning
         # opens or closes (the format writes "<think>R</think>\n"); a stray tag is just removed.
@@ -240,8 +306,10 @@ class _Machine:
         self._after_tag = switches and self._reasoning != (marker == THINK_OPEN)
         if marker == THINK_OPEN:
             self._reasoning = True
+            self._initial = False
         elif marker == THINK_CLOSE:
             self._reasoning = self._channel
+            self._initial = False
         self._pending_ws = ""
         self._ws_passthrough = False
         return i + len(marker)
@@ -284,16 +352,18 @@ class _Machine:
     # -- a call's name, or JSON inside <tool_call> -----------------------------------------
 
     def _begin_call(self) -> None:
+        self._saved_ws = (self._pending_ws, self._after_tag, self._ws_passthrough)
         self._origin_reasoning = self._reasoning
         self._state = NAME
         self._acc = ""
         self._raw = [CALL_OPEN]
-        self._raw_len = len(CALL_OPEN)
         self._name = ""
         self._started = False
-        self._has_args = False
-        self._junk = False
+        self._args = None
+        self._junk = []
+        self._junk_run = False
         self._key = None
+        self._keyless = False
 
     def _in_name(self, data: str, pos: int) -> int:
         if not self._acc or self._acc.isspace():
@@ -316,7 +386,6 @@ class _Machine:
         if marker == CALL_OPEN:  # the first <tool_call> was a stray one in prose
             self._acc = name
             self._abandon_call("", keep_opener=False)
-            self._saved_ws = (self._pending_ws, self._after_tag, self._ws_passthrough)
             self._begin_call()
             return end
         if marker == KEY_CLOSE and name:  # the <arg_key> opener is missing: key glued to name
@@ -340,6 +409,8 @@ class _Machine:
         self._name = name
         if marker == KEY_OPEN:
             self._state = KEY
+        elif marker == VALUE_OPEN:  # a value without its key
+            self._open_value(self._schemas.single_property(name), keyless=True)
         else:  # CALL_CLOSE: a call without arguments
             self._end_call()
         return end
@@ -376,7 +447,6 @@ class _Machine:
         self._parts.append(piece)
         self._parts_len += len(piece)
         if self._parts_len > self._cap:
-            self._state = JSON_CALL
             self._abandon_call("")
             return i
         if marker is None:
@@ -393,190 +463,226 @@ class _Machine:
         else:
             self._name, arguments = call
             self._start()
-            if arguments != "{}":  # all but the closing brace, which comes with the end
-                self._add(ToolCallArgs, arguments[:-1])
-                self._has_args = True
-            self._end_call()
+            self._add(ToolCallArgs, arguments)
+            self._after_call()
         return i + len(CALL_CLOSE)
 
     # -- a call's arguments ----------------------------------------------------------------
 
-    def _start(self) -> None:
-        if not self._started:
+    def _start(self) -> CallArguments:
+        args = self._args
+        if args is None:
             self._started = True
             index = self._numbers.next_index
             self._numbers.next_index += 1
             self._emit(ToolCallStart(index, self._options.id_factory(), self._name))
             self._index = index  # after _emit: text held in _run may not take it
+            args = self._args = CallArguments(self._schemas, self._name, self._cap)
+        return args
 
     def _end_call(self) -> None:
-        self._start()
-        self._add(ToolCallArgs, "}" if self._has_args else "{}")
+        self._add(ToolCallArgs, self._start().finish())
+        self._after_call()
+
+    def _after_call(self) -> None:
+        """The call is complete: its end, then the text in it that was no argument."""
         self._emit(ToolCallEnd(self._index))
+        if self._junk:
+            self._add(Content, "".join(self._junk))
+            self._junk = []
+        self._args = None
         self._raw = None
         self._state = TEXT
         self._reasoning = self._channel
         self._pending_ws, self._after_tag, self._ws_passthrough = "", False, False
 
-    def _junk_text(self, text: str) -> None:
-        """Text inside a call that belongs to no argument: it is content."""
-        if text:
-            self._start()
-            self._add(Content, text)
-
     def _in_args(self, data: str, pos: int) -> int:
         i, marker = scan(data, pos, _MARKERS[ARGS])
         piece = data[pos:i]
-        if self._junk:
-            self._junk_text(piece)
+        if self._junk_run:
+            self._junk.append(piece)
         else:
             self._acc += piece
             if len(self._acc) > NAME_LIMIT:
-                self._junk_text(self._acc)
-                self._acc, self._junk = "", True
+                self._junk.append(self._acc)
+                self._acc, self._junk_run = "", True
         if marker is None:
             return self._hold(data, i)
         end = i + len(marker)
-        text, junk = self._acc.strip(), self._junk
-        self._acc, self._junk = "", False
+        text, junk_run = self._acc.strip(), self._junk_run
+        self._acc, self._junk_run = "", False
         if marker == KEY_CLOSE:
-            if text and not junk:  # a key whose <arg_key> opener is missing
+            if text and not junk_run:  # a key whose <arg_key> opener is missing
                 self._key = text
                 self._state = AFTER_KEY
             return end
         if marker == VALUE_OPEN:
-            if text and not junk:  # a key written without any tags
-                self._key = text
+            if text and not junk_run:  # a key written without any tags
+                self._open_value(text, keyless=False)
             else:
-                self._key = self._schemas.single_property(self._name)
-            self._begin_value()
+                self._open_value(self._schemas.single_property(self._name), keyless=True)
             return end
-        self._junk_text(text)
+        if text:
+            self._junk.append(text)
         if marker == KEY_OPEN:
             self._state = KEY
         elif marker == CALL_CLOSE:
             self._end_call()
-        else:  # CALL_OPEN: the previous call was never closed
+        elif marker == CALL_OPEN:  # the previous call was never closed
             self._end_call()
-            self._saved_ws = ("", False, False)
             self._begin_call()
-        return end
+        return end  # VALUE_CLOSE: a stray closer
 
     def _in_key(self, data: str, pos: int) -> int:
         i, marker = scan(data, pos, _MARKERS[KEY])
         self._acc += data[pos:i]
         if len(self._acc) > self._cap:
-            self._junk_text(self._acc)
-            self._acc, self._junk, self._state = "", True, ARGS
+            self._junk.append(self._acc)
+            self._acc, self._junk_run, self._state = "", True, ARGS
             return i
         if marker is None:
             return self._hold(data, i)
         end = i + len(marker)
         if marker == KEY_OPEN:  # a doubled opener
             return end
-        key = self._acc.strip()
+        key = self._acc.strip() or self._schemas.single_property(self._name)
         self._acc = ""
-        self._key = key or self._schemas.single_property(self._name)
-        if marker == KEY_CLOSE:
-            self._state = AFTER_KEY
-        elif marker == VALUE_OPEN:
-            self._begin_value()
-        else:  # CALL_CLOSE: a key without a value
-            self._empty_value()
+        if marker == VALUE_OPEN:
+            self._open_value(key, keyless=False)
+        elif marker == CALL_CLOSE:  # a key without a value
+            self._empty_value(key)
             self._end_call()
+        else:  # KEY_CLOSE, or </arg_value> where </arg_key> belongs
+            self._key = key
+            self._state = AFTER_KEY
         return end
 
     def _in_after_key(self, data: str, pos: int) -> int:
         i, marker = scan(data, pos, _MARKERS[AFTER_KEY])
         first = _NON_SPACE.search(data, pos, i)
         if first is not None:  # the <arg_value> opener is missing: the value starts here
-            self._begin_value()
+            self._open_value(self._key, keyless=False)
             return first.start()
         if marker is None:
             return self._hold(data, i)
         end = i + len(marker)
         if marker == VALUE_OPEN:
-            self._begin_value()
+            self._open_value(self._key, keyless=False)
         elif marker == KEY_OPEN:  # the previous key had no value
-            self._empty_value()
+            self._empty_value(self._key)
             self._state = KEY
         elif marker == CALL_CLOSE:
-            self._empty_value()
+            self._empty_value(self._key)
             self._end_call()
-        return end  # KEY_CLOSE: a doubled closer
+        return end  # KEY_CLOSE, VALUE_CLOSE: doubled or stray closers
 
-    def _empty_value(self) -> None:
-        self._begin_value()
+    def _empty_value(self, key: str | None) -> None:
+        self._open_value(key, keyless=False)
         self._finish_value()
 
-    def _begin_value(self) -> None:
+    def _open_value(self, key: str | None, keyless: bool) -> None:
+        """A value begins, for ``key`` (None: it belongs to no argument and is content)."""
         self._state = VALUE
-        self._parts, self._parts_len = [], 0
-        key = self._key
-        self._streaming = key is not None and self._schemas.is_string(self._name, key)
-        if self._streaming:
-            self._start()
-            self._add(ToolCallArgs, self._key_prefix() + '"')
-
-    def _key_prefix(self) -> str:
-        assert self._key is not None
-        prefix = ", " if self._has_args else "{"
-        self._has_args = True
-        return prefix + quote(self._key) + ": "
+        self._keyless = keyless
+        self._key = key
+        args = self._start()
+        if key is None:
+            self._junk_mark = len(self._junk)
+        else:
+            fragment = args.begin_value(key)
+            if fragment:
+                self._add(ToolCallArgs, fragment)
 
     def _in_value(self, data: str, pos: int) -> int:
-        i, marker = scan(data, pos, _MARKERS[VALUE])
+        i, marker = scan(data, pos, _KEYLESS_VALUE if self._keyless else _MARKERS[VALUE])
         if i > pos:
             self._value_text(data[pos:i])
         if marker is None:
             return self._hold(data, i)
-        self._finish_value()
-        self._state = ARGS
-        return i + len(marker)
+        end = i + len(marker)
+        if marker == KEY_CLOSE:  # the text of a value opened without a key was the key
+            text = self._take_value()
+            if text is None:  # too late: some of it went out as the value
+                self._value_text(marker)
+            else:
+                self._key = text.strip() or self._schemas.single_property(self._name)
+                self._keyless = False
+                self._state = AFTER_KEY
+            return end
+        # </arg_value> ends the value only if what follows says so (glm-format.md 4.12).
+        self._closing, self._closing_len = [marker], len(marker)
+        self._state = VALUE_END
+        return end
+
+    def _in_value_end(self, data: str, pos: int) -> int:
+        first = _NON_SPACE.search(data, pos)
+        at = len(data) if first is None else first.start()
+        if at > pos:
+            self._closing.append(data[pos:at])
+            self._closing_len += at - pos
+            if self._closing_len > self._cap:
+                self._reopen_value()
+                return at
+        if first is None:
+            return self._hold(data, at)
+        if data[at] == "<":
+            i, marker = scan(data, at, _MARKERS[VALUE_END])
+            if i == at:
+                if marker is None:  # a tag that may still be one of those
+                    return self._hold(data, at)
+                self._closing = []
+                self._finish_value()
+                self._state = ARGS
+                return at
+        self._reopen_value()
+        return at
+
+    def _reopen_value(self) -> None:
+        """The ``</arg_value>`` read was part of the value."""
+        text = "".join(self._closing)
+        self._closing = []
+        self._state = VALUE
+        self._value_text(text)
 
     def _value_text(self, piece: str) -> None:
         if self._key is None:
-            self._junk_text(piece)
-        elif self._streaming:
-            self._add(ToolCallArgs, escape_piece(piece))
-        else:
-            self._parts.append(piece)
-            self._parts_len += len(piece)
-            if self._parts_len > self._cap:  # too long to hold: it becomes a string
-                text = "".join(self._parts)
-                self._parts, self._parts_len = [], 0
-                self._streaming = True
-                fragment = self._key_prefix() + '"' + escape_piece(text)
-                self._start()
-                self._add(ToolCallArgs, fragment)
+            self._junk.append(piece)
+            return
+        assert self._args is not None
+        fragment = self._args.value_text(piece)
+        if fragment:
+            self._add(ToolCallArgs, fragment)
+
+    def _take_value(self) -> str | None:
+        """The text of the value being read, taken back (None: some of it went out)."""
+        if self._key is None:
+            text = "".join(self._junk[self._junk_mark :])
+            del self._junk[self._junk_mark :]
+            return text
+        assert self._args is not None
+        return self._args.take_value()
 
     def _finish_value(self) -> None:
-        if self._key is None:
-            return
-        if self._streaming:
-            self._add(ToolCallArgs, '"')
-            return
-        raw = "".join(self._parts)
-        self._parts, self._parts_len = [], 0
-        fragment = self._key_prefix() + dump_json(convert_value(raw))
-        self._start()
-        self._add(ToolCallArgs, fragment)
+        if self._key is not None:
+            assert self._args is not None
+            fragment = self._args.end_value()
+            if fragment:
+                self._add(ToolCallArgs, fragment)
 
     def _truncate_call(self, buf: str) -> None:
-        """The output ended inside a call: close it, and return its markup as content."""
+        """The output ended inside a call: it is not a call. An announced one stays unended
+        (its arguments unclosed); its markup is returned as content."""
         raw = "".join(self._raw or ()) + buf
-        if self._state == VALUE:
-            if buf:
-                self._value_text(buf)
-            self._finish_value()
+        self._raw = None
+        self._args = None
+        self._junk, self._closing = [], []
+        self._state = TEXT
         if not self._started:
-            self._raw = None
             self._restore_ws()
-            self._state = TEXT
             self._reasoning = self._origin_reasoning
             self._text(raw)
             return
-        self._end_call()
+        self._reasoning = self._channel
         self._add(Content, raw)
         self._after_tag = False
 
@@ -591,6 +697,7 @@ _HANDLERS: Final = (
     _Machine._in_key,
     _Machine._in_after_key,
     _Machine._in_value,
+    _Machine._in_value_end,
 )
 
 
@@ -611,6 +718,7 @@ class GlmParser:
             self._reasoning = _Machine(
                 self._options, self._schemas, self._numbers, reasoning_channel=True
             )
+            self._content.backend_split()
         return self._reasoning.feed(text)
 
     def close(self) -> list[Event]:
@@ -619,13 +727,14 @@ class GlmParser:
 
     def finish(self, text: str) -> list[Event]:
         """``feed(text)`` then ``close()``. An output of the usual shape is read whole with a
-        few matches (``whole.read_whole``) when the content's machine has not read anything yet."""
+        few matches (``whole.read_whole``) when the content's machine holds nothing."""
         options = self._options
         read = None
-        if self._content.is_fresh():
+        content = self._content
+        if content.is_fresh():
             read = read_whole(
                 text,
-                in_reasoning=options.starts_in_reasoning,
+                in_reasoning=content.reasoning,
                 read_calls=options.parse_tool_calls,
                 schemas=self._schemas,
                 cap=max(options.max_buffer, NAME_LIMIT),

@@ -9,8 +9,9 @@ closed), text, then calls with every tag in place::
 with any whitespace between the tags. ``read_whole`` reads such an output with one match per
 argument instead of the state machine's step per tag, and gives what the machine gives for it
 (``feed`` of the whole text, then ``close``). Anything else: a ``<`` in text, a missing or
-doubled tag, text between a call's tags, a JSON call, stop tokens, an output longer than the
-buffer cap, and the answer is ``None``: the machine reads it, quirks and all. Tests compare the
+doubled tag, text between a call's tags, a JSON call, stop tokens, a key written twice in a
+call, a call that the output cuts off, an output longer than the buffer cap, and the answer is
+``None``: the machine reads it, quirks and all. Tests compare the
 two on random outputs, event for event.
 """
 
@@ -32,11 +33,15 @@ from glm_proxy.events import Content, Reasoning
 
 # The opener, the name (which cannot start with "{": that is a JSON call), then the tag after it.
 _CALL_HEAD: Final = re.compile(r"<tool_call>(\s*)([^\s<{][^\s<]*)(\s*)<(arg_key>|/tool_call>)")
-# After an <arg_key>: the key, its value, and the tag after it.
+# After an <arg_key>: the key, its value, and what follows the value's closer. A </arg_value>
+# closes the value only when <arg_key>, </tool_call>, <tool_call> or the end follows it
+# (glm-format.md 4.12); the last two are left to the machine.
 _ARGUMENT: Final = re.compile(
-    r"([^<]*)</arg_key>\s*<arg_value>(.*?)</arg_value>(\s*)<(arg_key>|/tool_call>)", re.DOTALL
+    r"([^<]*)</arg_key>\s*<arg_value>(.*?)</arg_value>(\s*)(?:<(arg_key>|/tool_call>|tool_call>)|\Z)",
+    re.DOTALL,
 )
 _CALL_END: Final = "/tool_call>"
+_KEY_NEXT: Final = "arg_key>"
 
 Call = tuple[str, str]
 """A call read whole: its name and its arguments as JSON text."""
@@ -119,13 +124,16 @@ def _read_call(text: str, start: int, schemas: ToolSchemas) -> tuple[Call, int] 
     if head[4] == _CALL_END:
         return (name, "{}"), pos
     parts: list[str] = []
+    keys: set[str] = set()
     while True:
         argument = _ARGUMENT.match(text, pos)
         if argument is None or len(argument[3]) > NAME_LIMIT:
             return None  # past NAME_LIMIT, whitespace between arguments is the call's text
         key = argument[1].strip()
-        if not key:
+        after = argument[4]
+        if not key or key in keys or after not in (_KEY_NEXT, _CALL_END):
             return None
+        keys.add(key)
         value = argument[2]
         parts += (", " if parts else "{", quote(key), ": ")
         if schemas.is_string(name, key):
@@ -133,6 +141,6 @@ def _read_call(text: str, start: int, schemas: ToolSchemas) -> tuple[Call, int] 
         else:
             parts.append(dump_json(convert_value(value)))
         pos = argument.end()
-        if argument[4] == _CALL_END:
+        if after == _CALL_END:
             parts.append("}")
             return (name, "".join(parts)), pos
