@@ -57,6 +57,9 @@ class Script:
     send_done: bool = True
     extra_events: tuple[bytes, ...] = ()
     """Raw SSE bytes sent after the content chunks and before ``[DONE]``."""
+    tool_calls: tuple[tuple[str, str], ...] = ()
+    """Calls the backend parsed itself, (name, arguments JSON): in the message, or streamed
+    after the content as vLLM streams them (first delta with id and name, then arguments)."""
 
 
 @dataclass
@@ -239,6 +242,15 @@ def completion(script: Script, model: str) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": text}
         if script.reasoning is not None:
             message[script.reasoning_field] = script.reasoning
+        if script.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": f"call_backend_{number}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": arguments},
+                }
+                for number, (name, arguments) in enumerate(script.tool_calls)
+            ]
         choices.append(
             {
                 "index": index,
@@ -287,6 +299,13 @@ def sse_events(script: Script, model: str, include_usage: bool) -> Iterator[byte
                 yield event([delta(index, {script.reasoning_field: piece})])
         for piece in _pieces(text, script.chunk_size):
             yield event([delta(index, {"content": piece})])
+        for number, (name, arguments) in enumerate(script.tool_calls):
+            first = {"index": number, "id": f"call_backend_{number}", "type": "function"}
+            first["function"] = {"name": name, "arguments": ""}
+            yield event([delta(index, {"tool_calls": [first]})])
+            for piece in _pieces(arguments, script.chunk_size):
+                more = {"index": number, "function": {"arguments": piece}}
+                yield event([delta(index, {"tool_calls": [more]})])
         yield event([delta(index, {}, script.finish_reason)])
     yield from script.extra_events
     if include_usage and script.usage is not None:

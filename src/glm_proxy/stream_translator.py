@@ -301,12 +301,12 @@ class StreamTranslator:
         index = choice.get("index") or 0
         state = self._choices.get(index) or self._state(index)
         extras = _choice_extras(choice)
-        if state.pending is not None:  # extras of text held back until now
-            extras, state.pending = merge_extras(state.pending, extras), None
         finish = choice.get("finish_reason")
         if finish is not None:
             state.finish = finish
             state.finish_extras, extras = extras, None  # they go with our finish chunk
+        if state.pending is not None:  # extras of text held back until now
+            extras, state.pending = merge_extras(state.pending, extras), None
         delta = choice.get("delta") or {}
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
         if reasoning and isinstance(reasoning, str):

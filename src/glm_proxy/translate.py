@@ -40,7 +40,11 @@ def plan_translation(
     reasoning_field: str = "reasoning_content",
     max_buffer: int = 1 << 20,
 ) -> Translation:
-    """The translation of a (validated) chat-completions request body for a GLM model."""
+    """The translation of a (validated) chat-completions request body for a GLM model.
+
+    ``starts_in_reasoning``: whether the model's output begins inside the reasoning (GLM-4.7
+    and later, or the setting); a request that turns thinking off makes it False.
+    """
     raw_tools = body.get("tools")
     tools = (
         [tool for tool in raw_tools if isinstance(tool, Mapping)]
@@ -53,13 +57,26 @@ def plan_translation(
         parser=ParserOptions(
             tools=tools,
             parse_tool_calls=parse_tool_calls,
-            starts_in_reasoning=starts_in_reasoning,
+            starts_in_reasoning=starts_in_reasoning and not thinking_disabled(body),
             max_buffer=max_buffer,
         ),
         parallel_tool_calls=body.get("parallel_tool_calls") is not False,
         reasoning_field=reasoning_field,
         model=model if isinstance(model, str) else None,
     )
+
+
+def thinking_disabled(body: Mapping[str, Any]) -> bool:
+    """Whether the request turns the model's thinking off, in any of the ways backends take:
+    ``chat_template_kwargs.enable_thinking: false`` (vLLM, SGLang, llama.cpp), ``thinking:
+    {"type": "disabled"}`` (Z.ai), ``reasoning_effort: "none"``."""
+    kwargs = body.get("chat_template_kwargs")
+    if isinstance(kwargs, Mapping) and kwargs.get("enable_thinking") is False:
+        return True
+    thinking = body.get("thinking")
+    if isinstance(thinking, Mapping) and thinking.get("type") == "disabled":
+        return True
+    return body.get("reasoning_effort") == "none"
 
 
 class FirstCallOnly:
