@@ -260,3 +260,49 @@ def test_create_mock_app_rejects_bad_settings() -> None:
         create_mock_app(chunk_size=0)
     with pytest.raises(ValueError, match="delay"):
         create_mock_app(delay=-1)
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+@pytest.mark.parametrize("model", ["glm-4.5-air", "glm-4.7"])
+def test_reasoning_split_off_like_a_backend_with_a_reasoning_parser(field: str, model: str) -> None:
+    body = chat("Weather in Seoul?", model=model, tools=[WEATHER])
+
+    async def scenario(backend: RunningMockBackend, session: aiohttp.ClientSession) -> None:
+        status, raw, _ = await post(backend, session, body)
+        assert status == 200
+        message = orjson.loads(raw)["choices"][0]["message"]
+        assert message[field]
+        assert "think>" not in message[field] + message["content"]
+        assert message["content"].lstrip().startswith("<tool_call>get_weather")
+        status, raw, _ = await post(backend, session, {**body, "stream": True})
+        chunks = check_sse_bytes(raw)
+        check_stream(chunks)
+        (choice,) = accumulate_choices(chunks, reasoning_field=field)
+        assert choice["message"][field] == message[field]
+        assert choice["message"]["content"] == message["content"]
+
+    serve(scenario, reasoning_field=field)
+
+
+def test_a_request_header_asks_for_the_reasoning_split() -> None:
+    async def scenario(backend: RunningMockBackend, session: aiohttp.ClientSession) -> None:
+        headers = {"X-Mock-Reasoning-Field": "reasoning", "Content-Type": "application/json"}
+        data = orjson.dumps(chat("Hello"))
+        async with session.post(f"{backend.url}/chat/completions", data=data, headers=headers) as r:
+            message = (await r.json())["choices"][0]["message"]
+        assert message["reasoning"]
+        assert "<think>" not in message["content"]
+        headers["X-Mock-Reasoning-Field"] = "thoughts"
+        async with session.post(f"{backend.url}/chat/completions", data=data, headers=headers) as r:
+            assert r.status == 400
+            assert "X-Mock-Reasoning-Field" in (await r.json())["error"]["message"]
+        status, raw, _ = await post(backend, session, chat("Hello"))  # without: raw GLM text
+        assert status == 200
+        assert "<think>" in orjson.loads(raw)["choices"][0]["message"]["content"]
+
+    serve(scenario)
+
+
+def test_an_unknown_reasoning_field_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="reasoning_field"):
+        create_mock_app(reasoning_field="thoughts")

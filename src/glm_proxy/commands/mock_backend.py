@@ -31,6 +31,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--delay", type=_non_negative_float, default=0.0, help="seconds between chunks (0)"
     )
     parser.add_argument(
+        "--split-reasoning",
+        choices=("reasoning_content", "reasoning"),
+        help="split the reasoning off into this message field, as LM Studio, Ollama or vLLM "
+        "with a reasoning parser do (default: none, all in content like a raw GLM server)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=("debug", "info", "warning", "error"),
         default="info",
@@ -69,7 +75,12 @@ async def _serve(args: argparse.Namespace) -> None:
     from glm_proxy.mock.server import start_mock_backend
 
     backend = await start_mock_backend(
-        args.host, args.port, style=args.style, chunk_size=args.chunk_size, delay=args.delay
+        args.host,
+        args.port,
+        style=args.style,
+        chunk_size=args.chunk_size,
+        delay=args.delay,
+        reasoning_field=args.split_reasoning,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

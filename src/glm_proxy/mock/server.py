@@ -3,6 +3,10 @@
 Routes: ``POST /v1/chat/completions`` (and ``/chat/completions``), ``GET /v1/models`` (and
 ``/models``), ``GET /health``. Any ``Authorization`` is accepted. Errors are OpenAI-shaped.
 
+It answers like a raw GLM server, reasoning and all in ``content``, unless it is told to split
+the reasoning off into a message field as a backend with a reasoning parser does
+(``reasoning_field``, or per request the header ``X-Mock-Reasoning-Field``).
+
 It is also the backend of the benchmarks, so per-request work is kept small: the reply of a
 request body seen before is reused (bodies up to ``CACHE_BODY_LIMIT`` bytes, ``CACHE_SIZE`` of
 them), and with no delay a stream is written in one piece instead of chunk by chunk.
@@ -47,27 +51,34 @@ CACHE_SIZE = 1024
 CACHE_BODY_LIMIT = 64 * 1024
 MAX_BODY = 32 * 1024 * 1024
 _SSE_HEADERS = {"Cache-Control": "no-cache"}
+REASONING_HEADER = "X-Mock-Reasoning-Field"
+"""A request header that makes the mock split the reasoning off into the field it names."""
+REASONING_FIELDS = ("reasoning_content", "reasoning")
 
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     request: ChatRequest
     reply: Reply
-    pieces: list[bytes] | None
-    """The stream's encoded content pieces (None for non-streamed requests)."""
+    pieces: list[tuple[bytes, bytes]] | None
+    """The stream's encoded pieces (None for non-streamed requests)."""
 
 
 class _MockBackend:
-    def __init__(self, style: StyleSetting, chunk_size: int, delay: float) -> None:
+    def __init__(
+        self, style: StyleSetting, chunk_size: int, delay: float, reasoning_field: str | None
+    ) -> None:
         self.style: StyleSetting = style
         self.chunk_size = chunk_size
         self.delay = delay
+        self.reasoning_field = reasoning_field
         self.cache: dict[bytes, _Prepared] = {}
         self.id_prefix = "chatcmpl-" + secrets.token_hex(6)
         self.counter = itertools.count(1)
 
-    def prepare(self, body: bytes) -> _Prepared:
-        prepared = self.cache.get(body)
+    def prepare(self, body: bytes, reasoning_field: str | None) -> _Prepared:
+        key = body if reasoning_field is None else reasoning_field.encode() + b"\0" + body
+        prepared = self.cache.get(key)
         if prepared is not None:
             return prepared
         try:
@@ -76,16 +87,24 @@ class _MockBackend:
             raise RequestError(f"the request body is not valid JSON: {error}") from None
         request = read_request(decoded)
         reply = build_reply(request, pick_style(self.style, request.model))
-        pieces = encode_pieces(reply.text, self.chunk_size) if request.stream else None
+        pieces = None
+        if request.stream:
+            pieces = encode_pieces(reply.text, self.chunk_size, reasoning_field)
         prepared = _Prepared(request, reply, pieces)
         if len(body) <= CACHE_BODY_LIMIT:
             if len(self.cache) >= CACHE_SIZE:
                 del self.cache[next(iter(self.cache))]
-            self.cache[body] = prepared
+            self.cache[key] = prepared
         return prepared
 
     async def chat_completions(self, http_request: web.Request) -> web.StreamResponse:
-        prepared = self.prepare(await http_request.read())
+        reasoning_field = http_request.headers.get(REASONING_HEADER, self.reasoning_field)
+        if reasoning_field is not None and reasoning_field not in REASONING_FIELDS:
+            raise RequestError(
+                f"{REASONING_HEADER} must be one of {', '.join(REASONING_FIELDS)}, "
+                f"not {reasoning_field!r}"
+            )
+        prepared = self.prepare(await http_request.read(), reasoning_field)
         request, reply = prepared.request, prepared.reply
         envelope = Envelope(
             f"{self.id_prefix}{next(self.counter):x}", int(time.time()), request.model, request.n
@@ -101,7 +120,8 @@ class _MockBackend:
             )
         if prepared.pieces is None:
             return web.Response(
-                body=completion_body(reply, envelope), content_type="application/json"
+                body=completion_body(reply, envelope, reasoning_field),
+                content_type="application/json",
             )
         ticks = stream_ticks(reply, envelope, prepared.pieces, request.include_usage)
         if self.delay <= 0:
@@ -164,16 +184,22 @@ def _error(status: int, message: str, param: str | None) -> web.Response:
 
 
 def create_mock_app(
-    style: StyleSetting = "auto", chunk_size: int = 4, delay: float = 0.0
+    style: StyleSetting = "auto",
+    chunk_size: int = 4,
+    delay: float = 0.0,
+    reasoning_field: str | None = None,
 ) -> web.Application:
-    """The mock GLM backend as an aiohttp application."""
+    """The mock GLM backend as an aiohttp application; ``reasoning_field``: split the reasoning
+    off into that message field (``reasoning_content`` or ``reasoning``)."""
     if style not in STYLES:
         raise ValueError(f"style must be one of {', '.join(STYLES)}, not {style!r}")
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
     if not delay >= 0:
         raise ValueError("delay must be zero or more seconds")
-    backend = _MockBackend(style, chunk_size, delay)
+    if reasoning_field is not None and reasoning_field not in REASONING_FIELDS:
+        raise ValueError(f"reasoning_field must be one of {', '.join(REASONING_FIELDS)}")
+    backend = _MockBackend(style, chunk_size, delay, reasoning_field)
     app = web.Application(middlewares=[_openai_errors], client_max_size=MAX_BODY)
     for prefix in ("/v1", ""):
         app.router.add_post(f"{prefix}/chat/completions", backend.chat_completions)
@@ -212,12 +238,15 @@ async def start_mock_backend(
     style: StyleSetting = "auto",
     chunk_size: int = 4,
     delay: float = 0.0,
+    reasoning_field: str | None = None,
 ) -> RunningMockBackend:
     """Serve a mock backend on ``host:port`` (port 0: a free one) until ``close()``.
 
     Use as ``async with await start_mock_backend() as backend: ...`` or close it yourself.
     """
-    app = create_mock_app(style=style, chunk_size=chunk_size, delay=delay)
+    app = create_mock_app(
+        style=style, chunk_size=chunk_size, delay=delay, reasoning_field=reasoning_field
+    )
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
