@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from glm_proxy.chunk_template import PlainChunkTemplate
+from glm_proxy.conversion.plan import Plan, plan_for
 from glm_proxy.dialects.glm.render import Style, render_call, render_output
 from glm_proxy.stream_translator import StreamTranslator
-from glm_proxy.translate import Translation, plan_translation, translate_completion
+from glm_proxy.translate import translate_completion
 from translating import (
     CALLS,
     EXPECTED_CALLS,
@@ -128,10 +129,8 @@ def test_stream_reasoning_and_content_of_one_feed_become_two_deltas() -> None:
 
 
 def test_stream_custom_reasoning_field() -> None:
-    translation = plan_translation(
-        {"model": "glm"}, starts_in_reasoning=True, reasoning_field="reasoning"
-    )
-    out = run_stream(translation, upstream_stream("Hmm.</think>Yes.", 4))
+    translator = StreamTranslator(plan_for({"model": "glm"}, starts_in_reasoning=True), "reasoning")
+    out = run_stream(translator, upstream_stream("Hmm.</think>Yes.", 4))
     check_stream(out, include_usage=True)
     assert accumulate_choices(out, "reasoning")[0]["message"] == {
         "role": "assistant",
@@ -274,7 +273,7 @@ def test_stream_backend_tool_calls_pass_through() -> None:
 
 
 def test_stream_without_tools_keeps_markup_as_text() -> None:
-    translation = plan_translation({"model": "glm"}, starts_in_reasoning=True)
+    translation = plan_for({"model": "glm"}, starts_in_reasoning=True)
     raw = "Plan.</think>" + render_call("get_time", {})
     out = run_stream(translation, upstream_stream(raw, 3))
     check_stream(out, include_usage=True)
@@ -505,7 +504,7 @@ def test_a_recognised_shape_is_checked_again_once_the_envelope_changed() -> None
 
 
 def translate_in_batches(
-    translation: Translation, chunks: list[dict[str, Any]], batch_sizes: list[int]
+    translation: Plan, chunks: list[dict[str, Any]], batch_sizes: list[int]
 ) -> list[dict[str, Any]]:
     """``chunks`` through ``feed_many``, cut into batches of the given sizes in turn."""
     translator = StreamTranslator(translation)
@@ -520,7 +519,7 @@ def translate_in_batches(
 
 
 def translate_recognised(
-    translation: Translation, chunks: list[dict[str, Any]], batch: int
+    translation: Plan, chunks: list[dict[str, Any]], batch: int
 ) -> tuple[list[dict[str, Any]], int]:
     """``chunks`` as bytes, recognised by a template where it can (as a stream's reads are),
     through ``feed_many`` ``batch`` items at a time; and how many were recognised."""

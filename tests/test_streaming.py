@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from glm_proxy.access_log import RequestRecord
 from glm_proxy.chunk_template import PlainChunkTemplate
+from glm_proxy.conversion.plan import plan_for
 from glm_proxy.sse import DONE, SSEDecoder, encode_event
 from glm_proxy.stream_translator import StreamTranslator
 from glm_proxy.streaming import translated_stream
-from glm_proxy.translate import Translation, plan_translation
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
 TEXT = (
@@ -63,16 +63,16 @@ def backend_stream(pieces: list[str], newline: bytes) -> bytes:
     return b"".join(out) + b"data: [DONE]" + newline * 2
 
 
-def translation() -> Translation:
+def translator() -> StreamTranslator:
     body = {"model": "glm", "messages": [], "tools": TOOLS}
-    return plan_translation(body, starts_in_reasoning=False)
+    return StreamTranslator(plan_for(body, starts_in_reasoning=False))
 
 
 def proxied(reads: list[bytes]) -> bytes:
     async def run() -> bytes:
         stream = translated_stream(
             _Response(reads),  # type: ignore[arg-type]
-            translation(),
+            translator(),
             _Upstream(),  # type: ignore[arg-type]
             RequestRecord("POST", "/v1/chat/completions"),
         )
@@ -84,7 +84,7 @@ def proxied(reads: list[bytes]) -> bytes:
 def reference(reads: list[bytes]) -> bytes:
     """Every event decoded on its own, then matched or decoded: no fast path over a read."""
     decoder, template = SSEDecoder(), PlainChunkTemplate()
-    translator = StreamTranslator(translation())
+    stream = translator()
     out: list[bytes] = []
     for data in reads:
         items: list[Any] = []
@@ -97,10 +97,10 @@ def reference(reads: list[bytes]) -> bytes:
                 found = orjson.loads(payload)
                 template.learn(payload, found)
             items.append(found)
-        out += [encode_event(orjson.dumps(chunk)) for chunk in translator.feed_many(items)]
+        out += [encode_event(orjson.dumps(chunk)) for chunk in stream.feed_many(items)]
         if b"[DONE]" in payloads:
             break
-    out += [encode_event(orjson.dumps(chunk)) for chunk in translator.close()]
+    out += [encode_event(orjson.dumps(chunk)) for chunk in stream.close()]
     return b"".join([*out, DONE])
 
 

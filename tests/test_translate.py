@@ -1,4 +1,4 @@
-"""``plan_translation`` and ``translate_completion``: whole answers."""
+"""``plan_for`` and ``translate_completion``: whole answers."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from glm_proxy.conversion.plan import plan_for
 from glm_proxy.dialects.glm.render import Style, render_call
-from glm_proxy.translate import plan_translation, translate_completion
+from glm_proxy.translate import translate_completion
 from translating import (
     EXPECTED_CALLS,
     TOOLS,
@@ -48,12 +49,18 @@ def test_plan_parses_calls_only_with_tools_and_not_none(extra: dict[str, Any], p
 
 def test_plan_options() -> None:
     body = {"model": "glm", "messages": []}
-    translation = plan_translation(
-        body, starts_in_reasoning=False, reasoning_field="reasoning", max_buffer=1000
-    )
-    assert translation.reasoning_field == "reasoning"
-    assert translation.parser.max_buffer == 1000
-    assert not translation.parser.parse_tool_calls
+    plan = plan_for(body, starts_in_reasoning=False, max_buffer=1000)
+    assert plan.parser.max_buffer == 1000
+    assert not plan.parser.parse_tool_calls
+    assert plan.model == "glm"
+
+
+def test_completion_custom_reasoning_field() -> None:
+    response = completion("<think>Hmm.</think>Yes.")
+    result, _ = translate_completion(response, request(), "reasoning")
+    message = result["choices"][0]["message"]
+    assert (message["reasoning"], message["content"]) == ("Hmm.", "Yes.")
+    assert "reasoning_content" not in message
 
 
 @pytest.mark.parametrize("style", ["4.5", "4.7"])

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from glm_cases import CASES, TOOLS, Case
-from glm_proxy.translate import Translation, plan_translation, translate_completion
+from glm_proxy.conversion.plan import Plan, plan_for
+from glm_proxy.translate import translate_completion
 from translating import (
     comparable,
     completion,
@@ -29,12 +30,12 @@ from translating import (
 from wirecheck import accumulate_choices, check_stream
 
 
-def translation_for(case: Case) -> Translation:
+def translation_for(case: Case) -> Plan:
     kwargs = dict(case.kwargs)
     body: dict[str, Any] = {"model": "glm-4.5", "messages": [], "tools": TOOLS}
     if not kwargs.pop("parse_tool_calls", True):
         body["tool_choice"] = "none"
-    return plan_translation(
+    return plan_for(
         body,
         starts_in_reasoning=kwargs.pop("starts_in_reasoning", False),
         max_buffer=kwargs.pop("max_buffer", 1 << 20),
@@ -63,9 +64,9 @@ CALLING = (
 )
 
 
-def glm47(**extra: Any) -> Translation:
+def glm47(**extra: Any) -> Plan:
     body = {"model": "glm-4.7", "messages": [], "tools": TOOLS, **extra}
-    return plan_translation(body, starts_in_reasoning=True)
+    return plan_for(body, starts_in_reasoning=True)
 
 
 @pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
@@ -146,7 +147,7 @@ def test_backend_calls_and_converted_calls_are_numbered_together(backend_first: 
     backend = backend_call_chunks(0, "call_backend")
     middle = backend + text if backend_first else text + backend
     chunks = [*opening, *middle, delta_chunk(finish="tool_calls")]
-    out = run_stream(plan_translation({"tools": TOOLS}, starts_in_reasoning=False), chunks)
+    out = run_stream(plan_for({"tools": TOOLS}, starts_in_reasoning=False), chunks)
     check_stream(out)
     (choice,) = accumulate_choices(out)
     calls = choice["message"]["tool_calls"]
@@ -174,7 +175,7 @@ def test_delta_fields_the_proxy_does_not_read_pass_on() -> None:
         delta_chunk(content=[{"type": "image_url", "image_url": {"url": "data:,x"}}]),
         delta_chunk(finish="stop"),
     ]
-    out = run_stream(plan_translation({"tools": TOOLS}, starts_in_reasoning=False), chunks)
+    out = run_stream(plan_for({"tools": TOOLS}, starts_in_reasoning=False), chunks)
     # (no check_stream: content as a list of parts is the backend's shape, passed on as it is)
     deltas = [chunk["choices"][0]["delta"] for chunk in out if chunk["choices"]]
     assert {"refusal": "I can't "} in deltas
@@ -190,7 +191,7 @@ def test_delta_fields_the_proxy_does_not_read_pass_on() -> None:
 
 def test_a_whole_answer_keeps_what_it_does_not_read() -> None:
     whole = completion(None, refusal="I can't help with that.", audio={"id": "a"})
-    result, _ = translate_completion(whole, plan_translation({}, starts_in_reasoning=False))
+    result, _ = translate_completion(whole, plan_for({}, starts_in_reasoning=False))
     message = result["choices"][0]["message"]
     assert message["refusal"] == "I can't help with that."
     assert message["audio"] == {"id": "a"}
@@ -213,7 +214,7 @@ def test_logprobs_of_held_text_come_with_the_chunk_that_releases_it() -> None:
         chunk("<tool_", "<", "tool_"),  # held until the end of the stream
         delta_chunk(finish="stop"),
     ]
-    out = run_stream(plan_translation({"tools": TOOLS}, starts_in_reasoning=False), chunks)
+    out = run_stream(plan_for({"tools": TOOLS}, starts_in_reasoning=False), chunks)
     check_stream(out)
     sent = [
         (c["choices"][0]["delta"].get("content"), c["choices"][0].get("logprobs"))
@@ -234,7 +235,7 @@ def test_logprobs_of_a_chunk_that_releases_nothing_before_the_end_go_with_the_fi
         envelope(choices=[choice]),
         delta_chunk(finish="stop"),
     ]
-    out = run_stream(plan_translation({}, starts_in_reasoning=False), chunks)
+    out = run_stream(plan_for({}, starts_in_reasoning=False), chunks)
     check_stream(out)
     assert out[-1]["choices"][0]["logprobs"] == logprobs("<|user|>")
     assert out[-1]["choices"][0]["finish_reason"] == "stop"

@@ -8,9 +8,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from glm_proxy.conversion.plan import Plan, plan_for
 from glm_proxy.dialects.glm.render import Style, render_output
 from glm_proxy.stream_translator import StreamTranslator
-from glm_proxy.translate import Translation, plan_translation
 
 TOOLS: list[dict[str, Any]] = [
     {
@@ -57,9 +57,9 @@ STYLES: tuple[Style, ...] = ("4.5", "4.7")
 SIZES = [1, 3, 7, None]  # None: the whole output in one delta
 
 
-def request(style: Style = "4.5", **extra: Any) -> Translation:
+def request(style: Style = "4.5", **extra: Any) -> Plan:
     body = {"model": "glm-4.7", "messages": [], "tools": TOOLS, **extra}
-    return plan_translation(body, starts_in_reasoning=style == "4.7")
+    return plan_for(body, starts_in_reasoning=style == "4.7")
 
 
 def full_output(style: Style) -> str:
@@ -127,8 +127,9 @@ def upstream_stream(
     return chunks
 
 
-def run_stream(translation: Translation, chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    translator = StreamTranslator(translation)
+def run_stream(plan: Plan | StreamTranslator, chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every chunk a translator sends for ``chunks`` (a plan: a new translator for it)."""
+    translator = plan if isinstance(plan, StreamTranslator) else StreamTranslator(plan)
     out: list[dict[str, Any]] = []
     for chunk in chunks:
         out += translator.feed(copy.deepcopy(chunk))

@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from glm_proxy.access_log import RequestRecord
 from glm_proxy.chat_request import check_body_headers, parse_chat_request
 from glm_proxy.config import Settings
+from glm_proxy.conversion.plan import plan_for
 from glm_proxy.errors import (
     BackendBadResponse,
     BackendError,
@@ -50,13 +51,14 @@ from glm_proxy.errors import (
 )
 from glm_proxy.middleware import RECORD, RequestMiddleware, internal_error
 from glm_proxy.shutdown import Drain
+from glm_proxy.stream_translator import StreamTranslator
 from glm_proxy.streaming import (
     SSE_HEADERS,
     UpstreamStreamResponse,
     relayed_stream,
     translated_stream,
 )
-from glm_proxy.translate import plan_translation, translate_completion
+from glm_proxy.translate import translate_completion
 from glm_proxy.upstream import Upstream, response_headers
 
 logger = logging.getLogger("glm_proxy.app")
@@ -182,10 +184,9 @@ class Proxy:
         url = self.upstream.url("/chat/completions", query) if query else self.chat_url
         if not settings.is_glm(model):
             return await self._relay(record, "POST", url, headers, body)
-        translation = plan_translation(
+        plan = plan_for(
             data,
             starts_in_reasoning=settings.starts_in_reasoning(model),
-            reasoning_field=settings.reasoning_field,
             max_buffer=settings.parser_max_buffer,
         )
         response = await self.upstream.send("POST", url, headers, body)
@@ -200,7 +201,12 @@ class Proxy:
                     "with application/json instead of an event stream"
                 )
             return UpstreamStreamResponse(
-                translated_stream(response, translation, self.upstream, record),
+                translated_stream(
+                    response,
+                    StreamTranslator(plan, settings.reasoning_field),
+                    self.upstream,
+                    record,
+                ),
                 close_upstream=response.close,
                 status_code=response.status,
                 headers=SSE_HEADERS,
@@ -211,7 +217,7 @@ class Proxy:
             logger.debug("backend answer: %s", raw.decode("utf-8", "replace"))
         completion = self._completion(raw)
         del raw  # a large answer is held decoded, not twice
-        result, record.tool_calls = translate_completion(completion, translation)
+        result, record.tool_calls = translate_completion(completion, plan, settings.reasoning_field)
         del completion
         return Response(orjson.dumps(result), response.status, media_type="application/json")
 

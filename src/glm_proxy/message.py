@@ -57,26 +57,6 @@ def assemble_message(
     return message
 
 
-def finish_reason(backend: str | None, ended: int, *, cut_off: bool) -> str | None:
-    """A choice's ``finish_reason``: ``"tool_calls"`` when ``ended`` calls were converted and
-    none was cut off, unless the backend hit its token limit (``"length"`` stays); else the
-    backend's own (to the backend, a call written as text was no call)."""
-    if ended and not cut_off and backend != "length":
-        return "tool_calls"
-    return backend
-
-
-def calls_cut_off(events: Iterable[Event]) -> bool:
-    """Whether a call was announced and never ended (the output was cut off inside it)."""
-    started = ended = 0
-    for event in events:
-        if isinstance(event, ToolCallStart):
-            started += 1
-        elif isinstance(event, ToolCallEnd):
-            ended += 1
-    return started > ended
-
-
 def parse_events(
     text: str, options: ParserOptions, reasoning: str | None = None, dialect: str = "glm"
 ) -> list[Event]:

@@ -20,11 +20,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from glm_proxy.chunk_template import PlainText, plain_text
-from glm_proxy.dialects import Parser, create_parser
-from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallEnd, ToolCallStart
+from glm_proxy.conversion.plan import Plan
+from glm_proxy.conversion.session import ChoiceSession
+from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallStart
 from glm_proxy.ids import random_hex
-from glm_proxy.message import finish_reason
-from glm_proxy.translate import FirstCallOnly, Translation
 
 CHUNK_OBJECT = "chat.completion.chunk"
 
@@ -43,43 +42,22 @@ pieces."""
 class _Choice:
     """The state of one choice index of a stream."""
 
-    __slots__ = (
-        "backend_calls",
-        "filter",
-        "finish",
-        "finish_extras",
-        "next_call",
-        "parser",
-        "parser_calls",
-        "pending",
-        "role_sent",
-        "started",
-        "tool_calls",
-    )
+    __slots__ = ("finish", "finish_extras", "pending", "role_sent", "session")
 
-    def __init__(self, parser: Parser, filter: FirstCallOnly | None) -> None:
-        self.parser = parser
-        self.filter = filter
+    def __init__(self, session: ChoiceSession) -> None:
+        self.session = session
         self.role_sent = False
         self.finish: str | None = None
         self.finish_extras: dict[str, Any] | None = None  # e.g. vLLM's stop_reason
         self.pending: dict[str, Any] | None = None  # extras (logprobs) of text held back
-        self.started = 0  # converted calls announced
-        self.tool_calls = 0  # converted calls ended
-        # Calls the backend parsed itself, mixed with converted ones: both are numbered
-        # together, in order of appearance. Until the backend sends one, a converted call
-        # keeps the parser's index (``parser_calls`` None).
-        self.next_call = 0
-        self.parser_calls: dict[int, int] | None = None
-        self.backend_calls: dict[int, int] = {}
 
 
 class StreamTranslator:
     """Rewrites one streamed chat completion, one decoded upstream chunk at a time."""
 
-    def __init__(self, translation: Translation) -> None:
-        self._translation = translation
-        self._reasoning_field = translation.reasoning_field
+    def __init__(self, plan: Plan, reasoning_field: str = "reasoning_content") -> None:
+        self._plan = plan
+        self._reasoning_field = reasoning_field
         self._choices: dict[int, _Choice] = {}
         self._base: dict[str, Any] | None = None  # id, object, created, model of every chunk
         self._usage_chunk: dict[str, Any] | None = None
@@ -88,12 +66,11 @@ class StreamTranslator:
         # text for a begun choice: it stays so until ``feed`` changes the last envelope.
         self._verified: dict[str, Any] | None = None
         self._verified_reasoning = False  # whether the verified shape's text is reasoning
-        self._tool_calls = 0
 
     @property
     def tool_calls(self) -> int:
         """How many tool calls were converted so far (calls the backend parsed not counted)."""
-        return self._tool_calls
+        return sum(state.session.ended for state in self._choices.values())
 
     @property
     def choices(self) -> int:
@@ -219,10 +196,7 @@ class StreamTranslator:
             if not text:
                 continue
             state = self._choices[index]
-            parser = state.parser
-            events = parser.feed_reasoning(text) if reasoning else parser.feed(text)
-            if events and state.filter is not None:
-                events = state.filter.filter(events)
+            events = state.session.read_text(text, reasoning)
             if not events:
                 continue
             event = events[0]
@@ -242,9 +216,8 @@ class StreamTranslator:
         out: list[dict[str, Any]] = []
         for index in sorted(self._choices):
             state = self._choices[index]
-            events = state.parser.close()
-            if events and state.filter is not None:
-                events = state.filter.filter(events)
+            session = state.session
+            events = session.close()
             extras, state.pending = state.pending, None
             if events:
                 self._emit(index, state, events, envelope, extras, out)
@@ -252,11 +225,7 @@ class StreamTranslator:
             if not state.role_sent:  # the choice said nothing at all
                 self._send(index, state, {"content": ""}, envelope, extras, out)
                 extras = None
-            finish = finish_reason(
-                state.finish or "stop",  # an upstream that ended without one
-                state.tool_calls,
-                cut_off=state.started > state.tool_calls,
-            )
+            finish = session.finish_reason(state.finish or "stop")  # "stop": none came
             choice = {"index": index, "delta": {}, "finish_reason": finish}
             extras = merge_extras(extras, state.finish_extras)
             if extras:
@@ -276,7 +245,7 @@ class StreamTranslator:
             "id": upstream_id if isinstance(upstream_id, str) and upstream_id else _new_id(),
             "object": CHUNK_OBJECT,
             "created": created if isinstance(created, int) else int(time.time()),
-            "model": model if isinstance(model, str) else self._translation.model or "",
+            "model": model if isinstance(model, str) else self._plan.model or "",
         }
 
     def _envelope(self, chunk: Mapping[str, Any]) -> dict[str, Any]:
@@ -289,10 +258,7 @@ class StreamTranslator:
     def _state(self, index: int) -> _Choice:
         state = self._choices.get(index)
         if state is None:
-            translation = self._translation
-            parser = create_parser(translation.parser, translation.dialect)
-            first_only = None if translation.parallel_tool_calls else FirstCallOnly()
-            state = self._choices[index] = _Choice(parser, first_only)
+            state = self._choices[index] = _Choice(ChoiceSession(self._plan))
         return state
 
     def _feed_choice(
@@ -309,22 +275,16 @@ class StreamTranslator:
             extras, state.pending = merge_extras(state.pending, extras), None
         delta = choice.get("delta") or {}
         reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-        if reasoning and isinstance(reasoning, str):
-            events = state.parser.feed_reasoning(reasoning)
-        else:
-            events = []
         content = delta.get("content")
         others = None if delta.keys() <= _DELTA_READ else _other_fields(delta)
         if content and not isinstance(content, str):
             content = _text_parts(content)
             if content is None:  # parts that are not all text: passed on as they are
                 others = {**(others or {}), "content": delta["content"]}
-        if content:
-            more = state.parser.feed(content)
-            events = events + more if events else more
+        events = state.session.read(
+            content, reasoning if reasoning and isinstance(reasoning, str) else None
+        )
         if events:
-            if state.filter is not None:
-                events = state.filter.filter(events)
             if len(events) == 1 and type(events[0]) is Content and state.role_sent and not extras:
                 # The common case, plain text: one small chunk built directly.
                 text_delta = {"content": events[0].text}
@@ -334,7 +294,7 @@ class StreamTranslator:
                         "choices": [{"index": index, "delta": text_delta, "finish_reason": None}],
                     }
                 )
-            elif events:
+            else:
                 self._emit(index, state, events, envelope, extras, out)
                 extras = None
         if others:  # refusal, audio, a legacy function_call...: what the proxy does not read
@@ -352,17 +312,12 @@ class StreamTranslator:
         if extras:  # nothing went out for this chunk: they go with the next one that does
             state.pending = extras
 
-    def _backend_call(self, state: _Choice, call: Any) -> Any:
+    @staticmethod
+    def _backend_call(state: _Choice, call: Any) -> Any:
         """A tool-call delta of the backend's, with its index in the choice's numbering."""
         if not isinstance(call, dict) or type(call.get("index")) is not int:
             return call
-        if state.parser_calls is None:  # from now on, converted calls get indices here too
-            state.parser_calls = {n: n for n in range(state.next_call)}
-        number = state.backend_calls.get(call["index"])
-        if number is None:
-            number = state.backend_calls[call["index"]] = state.next_call
-            state.next_call += 1
-        return {**call, "index": number}
+        return {**call, "index": state.session.backend_call(call["index"])}
 
     def _emit(
         self,
@@ -373,7 +328,7 @@ class StreamTranslator:
         extras: dict[str, Any] | None,
         out: list[dict[str, Any]],
     ) -> None:
-        for delta in self._deltas(state, events):
+        for delta in self._deltas(events):
             self._send(index, state, delta, envelope, extras, out)
             extras = None
 
@@ -394,7 +349,7 @@ class StreamTranslator:
             choice.update(extras)
         out.append({**envelope, "choices": [choice]})
 
-    def _deltas(self, state: _Choice, events: Iterable[Event]) -> list[dict[str, Any]]:
+    def _deltas(self, events: Iterable[Event]) -> list[dict[str, Any]]:
         """Events to deltas: consecutive text of one kind, or pieces of one call, share one."""
         deltas: list[dict[str, Any]] = []
         current: dict[str, Any] = {}
@@ -417,43 +372,20 @@ class StreamTranslator:
                     deltas.append(current)
                     kind = key
             elif isinstance(event, ToolCallStart):
-                number = self._number(state, event.index)
                 function = {"name": event.name, "arguments": ""}
-                call = {"index": number, "id": event.id, "type": "function"}
+                call = {"index": event.index, "id": event.id, "type": "function"}
                 call["function"] = function
                 deltas.append({"tool_calls": [call]})
                 kind = event.index
-                state.started += 1
             elif isinstance(event, ToolCallArgs):
                 if kind == event.index:
                     function["arguments"] += event.fragment
                 else:
-                    number = (
-                        event.index
-                        if state.parser_calls is None
-                        else self._number(state, event.index)
-                    )
                     function = {"arguments": event.fragment}
-                    deltas.append({"tool_calls": [{"index": number, "function": function}]})
+                    deltas.append({"tool_calls": [{"index": event.index, "function": function}]})
                     kind = event.index
-            elif isinstance(event, ToolCallEnd):
-                # No delta: the finish_reason tells clients the calls are done.
-                state.tool_calls += 1
-                self._tool_calls += 1
+            # ToolCallEnd needs no delta: the finish_reason tells clients the calls are done.
         return deltas
-
-    @staticmethod
-    def _number(state: _Choice, index: int) -> int:
-        """The client's index of the parser's call ``index``."""
-        calls = state.parser_calls
-        if calls is None:
-            state.next_call = max(state.next_call, index + 1)
-            return index
-        number = calls.get(index)
-        if number is None:
-            number = calls[index] = state.next_call
-            state.next_call += 1
-        return number
 
 
 def merge_extras(

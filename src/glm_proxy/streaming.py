@@ -29,7 +29,6 @@ from glm_proxy.chunk_template import PlainChunkTemplate, PlainText
 from glm_proxy.errors import BackendBadResponse, BackendError, hide_keys
 from glm_proxy.sse import DONE, SSEDecoder, SSEError, encode_error, encode_event
 from glm_proxy.stream_translator import StreamTranslator
-from glm_proxy.translate import Translation
 from glm_proxy.upstream import Upstream
 
 logger = logging.getLogger("glm_proxy.stream")
@@ -119,7 +118,7 @@ class _StreamEnd(Exception):
 
 async def translated_stream(
     response: aiohttp.ClientResponse,
-    translation: Translation,
+    translator: StreamTranslator,
     upstream: Upstream,
     record: RequestRecord,
 ) -> AsyncGenerator[bytes, None]:
@@ -131,7 +130,6 @@ async def translated_stream(
     and a choice without ``finish_reason``), or that carries no choice at all, ends with an error.
     """
     decoder = SSEDecoder()
-    translator = StreamTranslator(translation)
     template = PlainChunkTemplate()
     debug = logger.isEnabledFor(logging.DEBUG)
     raw: list[bytes] = []

@@ -52,10 +52,10 @@ def read_tools(path: str) -> list[Mapping[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from glm_proxy.conversion.plan import Plan
     from glm_proxy.dialects import ParserOptions
     from glm_proxy.message import parse_message
     from glm_proxy.stream_translator import StreamTranslator
-    from glm_proxy.translate import Translation
 
     try:
         tools = read_tools(args.tools) if args.tools else []
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         message = parse_message(text, options, reasoning_field=args.reasoning_field)
         print(json.dumps(message, ensure_ascii=False, indent=2))
         return 0
-    translator = StreamTranslator(Translation(options, reasoning_field=args.reasoning_field))
+    translator = StreamTranslator(Plan(options), args.reasoning_field)
     envelope = {"id": "chatcmpl-parse", "object": "chat.completion.chunk", "created": 0}
     chunks: list[dict[str, Any]] = []
     for start in range(0, len(text), args.stream):
