@@ -6,11 +6,11 @@ read from that body, so it is the same whichever front asked.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from glm_proxy.dialects import ParserOptions
+from glm_proxy.dialects import ParserOptions, new_call_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +31,14 @@ def plan_for(
     starts_in_reasoning: bool,
     max_buffer: int = 1 << 20,
     dialect: str = "glm",
+    id_factory: Callable[[], str] = new_call_id,
 ) -> Plan:
     """The plan for a (validated) chat-completions body.
 
     ``starts_in_reasoning``: whether the model's output begins inside the reasoning (GLM-4.7
     and later, or the setting); a request that turns thinking off makes it False.
+    ``id_factory``: the ids of converted calls, in the front's own form (``call_...``,
+    ``toolu_...``).
     """
     raw_tools = body.get("tools")
     tools = (
@@ -50,6 +53,7 @@ def plan_for(
             parse_tool_calls=bool(tools) and body.get("tool_choice") != "none",
             starts_in_reasoning=starts_in_reasoning and not thinking_disabled(body),
             max_buffer=max_buffer,
+            id_factory=id_factory,
         ),
         dialect=dialect,
         parallel_tool_calls=body.get("parallel_tool_calls") is not False,
