@@ -9,8 +9,9 @@ stop with one line instead of a traceback. Nothing here reads the environment by
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -264,3 +265,32 @@ def _size(values: Mapping[str, str], name: str) -> int:
     if size <= 0:
         raise _bad(name, values, "a positive number of bytes (suffixes K, M, G allowed: 32M)")
     return size
+
+
+# Names other tools use for a setting of ours; a .env file copied from them holds these.
+_OTHER_NAMES = {
+    "OPENAI_API_BASE": "OPENAI_BASE_URL",
+    "OPENAI_API_BASE_URL": "OPENAI_BASE_URL",
+    "OPENAI_BASE": "OPENAI_BASE_URL",
+    "OPENAI_URL": "OPENAI_BASE_URL",
+    "BASE_URL": "OPENAI_BASE_URL",
+    "API_BASE": "OPENAI_BASE_URL",
+    "API_KEY": "OPENAI_API_KEY",
+}
+
+
+def misspelt_settings(names: Iterable[str]) -> list[tuple[str, str]]:
+    """(name, setting) for each name that is not a setting but is close to one (``PORTT``,
+    ``OPENAI_API_BASE``), for a warning; names far from every setting are someone else's."""
+    found: list[tuple[str, str]] = []
+    for name in names:
+        if name in DEFAULTS:
+            continue
+        upper = name.upper()
+        setting = _OTHER_NAMES.get(upper) or (upper if upper in DEFAULTS else None)
+        if setting is None:
+            close = get_close_matches(upper, DEFAULTS, n=1, cutoff=0.85)
+            setting = close[0] if close else None
+        if setting is not None:
+            found.append((name, setting))
+    return found
