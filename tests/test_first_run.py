@@ -287,3 +287,61 @@ def test_a_port_in_use_is_named_before_any_banner() -> None:
         f"glm-proxy: port {port} on 127.0.0.1 is already in use (another glm-proxy?): "
         f"pick another with --port {port + 1} or PORT={port + 1}\n"
     )
+
+
+# --- tool-call markup passed through --------------------------------------------------------
+
+GLM_CALL = (
+    "<tool_call>get_weather\n<arg_key>location</arg_key>\n<arg_value>Seoul</arg_value>\n"
+    "</tool_call>"
+)
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"location": {"type": "string"}}},
+    },
+}
+
+
+def test_markup_passed_through_for_a_model_outside_glm_models_warns_once_per_model(
+    serving: list[subprocess.Popen[str]], backend: ScriptedBackend
+) -> None:
+    from scripted_backend import Script
+
+    port = free_port()
+    process = subprocess.Popen(
+        [*CLI, "--port", str(port)],
+        env=clean_environment(OPENAI_BASE_URL=backend.url),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    serving.append(process)
+    assert process.stderr is not None
+    lines = [process.stderr.readline(), process.stderr.readline()]  # banner, backend line
+    assert "reachable" in lines[1]
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    question = [{"role": "user", "content": "Weather in Seoul?"}]
+    requests = [
+        ("my-local-model", [WEATHER_TOOL], False),  # warns
+        ("my-local-model", [WEATHER_TOOL], True),  # the same model: no second warning
+        ("other-model", None, False),  # no tools: markup in plain chat is not a call
+        ("other-model", [WEATHER_TOOL], True),  # warns, streamed
+    ]
+    for model, tools, stream in requests:
+        backend.script(Script(content="Let me check.\n" + GLM_CALL))
+        body = {"model": model, "messages": question, "stream": stream}
+        if tools:
+            body["tools"] = tools
+        answer = httpx.post(url, json=body, timeout=10)
+        assert answer.status_code == 200
+        assert "<tool_call>" in answer.text  # passed through untouched
+    while sum(" ✓ 200 " in line for line in lines) < len(requests):
+        lines.append(process.stderr.readline())
+    warnings = [line for line in lines if "does not match GLM_MODELS" in line]
+    assert [line.split("'")[1] for line in warnings] == ["my-local-model", "other-model"]
+    assert warnings[0].startswith(
+        "model 'my-local-model' does not match GLM_MODELS=glm, and its answer to a request with "
+        "tools holds tool-call markup (<tool_call>), passed on as text: add a part of its name "
+        "to GLM_MODELS (or set GLM_MODELS=*) to convert it req="
+    )

@@ -49,6 +49,7 @@ from glm_proxy.errors import (
     hidden_forms,
     hide_keys,
 )
+from glm_proxy.markup_watch import MarkupWatch, watched
 from glm_proxy.middleware import RECORD, RequestMiddleware, internal_error
 from glm_proxy.shutdown import Drain
 from glm_proxy.stream_translator import StreamTranslator
@@ -165,6 +166,7 @@ class Proxy:
         self.settings = settings
         self.upstream = Upstream(settings)
         self.chat_url = self.upstream.url("/chat/completions")
+        self.markup_watch = MarkupWatch(settings.glm_models)
 
     async def chat_completions(self, request: Request) -> Response:
         record: RequestRecord = request.scope[RECORD]
@@ -183,7 +185,10 @@ class Proxy:
         query = request.scope["query_string"]
         url = self.upstream.url("/chat/completions", query) if query else self.chat_url
         if not settings.is_glm(model):
-            return await self._relay(record, "POST", url, headers, body)
+            watch = None
+            if tools and data.get("tool_choice") != "none":
+                watch = self.markup_watch.watcher(model)
+            return await self._relay(record, "POST", url, headers, body, watch)
         plan = plan_for(
             data,
             starts_in_reasoning=settings.starts_in_reasoning(model),
@@ -264,7 +269,9 @@ class Proxy:
         url: Any,
         headers: list[tuple[str, str]],
         body: bytes | None,
+        watch: Callable[[bytes], None] | None = None,
     ) -> Response:
+        """``watch``: shown the answer's bytes (a passed-through chat answer, see markup_watch)."""
         upstream = self.upstream
         response = await upstream.send(method, url, headers, body)
         if response.status >= 400:
@@ -272,11 +279,14 @@ class Proxy:
         length = response.content_length
         if length is not None and length <= READ_WHOLE_LIMIT:
             raw = await upstream.read(response)
+            if watch is not None:
+                watch(raw)
             relayed = Response(raw, response.status)
             relayed.raw_headers.extend(response_headers(response))
             return relayed
+        chunks = relayed_stream(response, upstream, record)
         return UpstreamStreamResponse(
-            relayed_stream(response, upstream, record),
+            chunks if watch is None else watched(chunks, watch),
             close_upstream=response.close,
             status_code=response.status,
             headers=response_headers(response),
