@@ -345,3 +345,38 @@ def test_markup_passed_through_for_a_model_outside_glm_models_warns_once_per_mod
         "tools holds tool-call markup (<tool_call>), passed on as text: add a part of its name "
         "to GLM_MODELS (or set GLM_MODELS=*) to convert it req="
     )
+
+
+# --- the demo's two-terminal flow -----------------------------------------------------------
+
+
+def test_demo_serve_shows_a_line_per_request(serving: list[subprocess.Popen[str]]) -> None:
+    process = subprocess.Popen(
+        [*CLI, "demo", "--serve", "--no-examples"],
+        env=clean_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    serving.append(process)
+    assert process.stdout is not None
+    lines: list[str] = []
+    while not any("base_url=" in line for line in lines):
+        line = process.stdout.readline()
+        assert line, f"the demo exited without serving: {lines}"
+        lines.append(line)
+    url = lines[-1].split("base_url=")[1].split()[0]
+    assert lines[-1].rstrip().endswith("Ctrl-C stops. Requests:")
+    answer = httpx.post(
+        url + "/chat/completions",
+        json={
+            "model": "glm-4.5-air",
+            "messages": [{"role": "user", "content": "Weather in Seoul?"}],
+            "tools": [WEATHER_TOOL],
+        },
+        timeout=10,
+    )
+    assert answer.json()["choices"][0]["finish_reason"] == "tool_calls"
+    line = process.stdout.readline()
+    assert line.startswith("POST /v1/chat/completions ✓ 200 glm-4.5-air 1 msg 1 tool ")
+    assert " 1 tool call req=" in line
