@@ -58,6 +58,7 @@ def offline_environment(home: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_opencode_runs_a_tool_round_trip_through_the_proxy(
     tmp_path: Path, agent_backend: AgentBackend, agent_proxy: RunningProxy

@@ -31,6 +31,7 @@ def proxy_url() -> Iterator[str]:
     backend.stop()
 
 
+@pytest.mark.slow
 def test_vercel_ai_sdk_runs_tool_round_trips_whole_and_streamed(proxy_url: str) -> None:
     node = shutil.which("node")
     if node is None or not (CLIENTS / "node_modules" / "ai").is_dir():

@@ -94,6 +94,7 @@ def test_readme_and_dockerfile_create_the_env_file_before_docker_run() -> None:
         assert copy < content.index("docker run -p 8082:8082 --env-file .env glm-proxy")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_build_steps_make_an_environment_that_serves(tmp_path: Path) -> None:
     build, final = stages(DOCKERFILE)

@@ -123,13 +123,23 @@ def test_readme_uvx_way_works_without_a_clone(tmp_path: Path) -> None:
     assert "✓ 5/5 examples converted" in run_shell(demo, elsewhere, env, timeout=540)
 
     process = subprocess.Popen(
-        serve, shell=True, cwd=elsewhere, env=env, stderr=subprocess.PIPE, text=True
+        serve,
+        shell=True,
+        cwd=elsewhere,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # Ctrl-C reaches the shell, uvx and the proxy: its group
     )
     try:
         assert process.stderr is not None
-        banner = process.stderr.readline()
+        banner = ""
+        for line in process.stderr:  # uvx says what it installed first
+            if line.startswith("glm-proxy on "):
+                banner = line
+                break
     finally:
-        process.send_signal(signal.SIGINT)
+        os.killpg(process.pid, signal.SIGINT)
         process.wait(30)
         if process.stderr is not None:
             process.stderr.close()
