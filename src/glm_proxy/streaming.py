@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from glm_proxy.access_log import RequestRecord
 from glm_proxy.chunk_template import PlainChunkTemplate, PlainText
-from glm_proxy.errors import BackendBadResponse, BackendError, hide_keys
+from glm_proxy.errors import BackendBadResponse, BackendError, ProxyError, hide_keys
 from glm_proxy.sse import DONE, SSEDecoder, SSEError, encode_error, encode_event
 from glm_proxy.stream_translator import StreamTranslator
 from glm_proxy.upstream import Upstream
@@ -373,3 +373,149 @@ def _invalid_stream(upstream: Upstream, problem: str) -> BackendBadResponse:
 def _fail(record: RequestRecord, error: BackendError) -> bytes:
     record.error = error.code
     return encode_error(error.message, error.type, error.code)
+
+
+class FrontStream(Protocol):
+    """A front's stream (Anthropic Messages, OpenAI Responses): backend chunks in, its own
+    wire events out. Pure; ``front_stream`` drives it."""
+
+    tool_calls: int
+    """Calls converted so far (for the access log)."""
+
+    @property
+    def finished(self) -> bool:
+        """Whether every choice seen got a ``finish_reason`` (and there was one at least)."""
+
+    def feed(self, chunk: dict[str, Any]) -> list[bytes]:
+        """The events for one decoded backend chunk."""
+
+    def end(self) -> list[bytes]:
+        """The last events, when the backend's stream ended normally."""
+
+    def fail(self, error: ProxyError) -> list[bytes]:
+        """The last events, when the stream failed after it started (held text first)."""
+
+    def ping(self) -> bytes | None:
+        """A keep-alive event, sent after ``ping_interval`` seconds of backend silence."""
+
+
+async def front_stream(
+    response: aiohttp.ClientResponse,
+    front: FrontStream,
+    upstream: Upstream,
+    record: RequestRecord,
+    ping_interval: float | None = None,
+) -> AsyncGenerator[bytes, None]:
+    """The client's stream in a front's own events, for a backend's SSE ``response``.
+
+    Ends as ``translated_stream`` does: with the front's last events when the backend finished
+    (``[DONE]``, or every choice finished), else with its error events, which say what went
+    wrong (the backend's own error event, an invalid event, a cut connection, an answer left
+    unfinished). ``ping_interval``: seconds of backend silence after which ``front.ping()`` is
+    sent (the backend's own read timeout still applies).
+    """
+    decoder = SSEDecoder()
+    read_to_end = False
+    failure: ProxyError | None = None
+    try:
+        done = False
+        try:
+            reads = response.content.iter_any().__aiter__()
+            while not done:
+                try:
+                    if ping_interval is None:
+                        data = await reads.__anext__()
+                    else:
+                        async with asyncio.timeout(ping_interval) as silence:
+                            data = await reads.__anext__()
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    if ping_interval is None or not silence.expired():
+                        raise
+                    ping = front.ping()
+                    if ping:
+                        yield ping
+                    continue
+                out: list[bytes] = []
+                for event in decoder.feed(data):
+                    done, failure = _front_event(event.data, front, upstream, out)
+                    if done or failure is not None:
+                        break
+                if out:
+                    yield b"".join(out)
+                if failure is not None:
+                    break
+            else:
+                read_to_end = True
+            if not done and failure is None:
+                read_to_end = True
+                out = []
+                for event in decoder.flush():
+                    done, failure = _front_event(event.data, front, upstream, out)
+                    if done or failure is not None:
+                        break
+                if out:
+                    yield b"".join(out)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            failure = upstream.error(error, responded=True)
+        except SSEError as error:
+            failure = _invalid_stream(upstream, str(error))
+        if failure is None and not done and not front.finished:
+            failure = BackendBadResponse(
+                f"the backend at {upstream.public_url} ended its event stream before the answer "
+                "was finished (no finish_reason, no [DONE])"
+            )
+        if failure is None:
+            yield b"".join(front.end())
+        else:
+            record.error = failure.code or "backend_error"
+            yield b"".join(front.fail(failure))
+    except Exception as error:  # a translation bug must not leave the client hanging
+        logger.exception("stream translation failed")
+        failure = BackendBadResponse(f"glm-proxy could not translate the stream: {error}")
+        record.error = failure.code
+        try:
+            yield b"".join(front.fail(failure))
+        except Exception:
+            logger.exception("the stream's error events failed too")
+    finally:
+        record.tool_calls = front.tool_calls
+        if read_to_end and failure is None:
+            response.release()
+        else:
+            response.close()
+
+
+def _front_event(
+    data: str, front: FrontStream, upstream: Upstream, out: list[bytes]
+) -> tuple[bool, ProxyError | None]:
+    """Feed one backend event to ``front`` (its events into ``out``): whether it was
+    ``[DONE]``, and the failure it stands for, if any."""
+    if data == "[DONE]":
+        return True, None
+    try:
+        chunk = _load(data.encode())
+    except orjson.JSONDecodeError as error:
+        return False, _invalid_stream(
+            upstream, f"an event that is not JSON ({error}): {data[:200]!r}"
+        )
+    if not isinstance(chunk, dict):
+        return False, _invalid_stream(
+            upstream, f"an event that is not a JSON object: {data[:200]!r}"
+        )
+    if "choices" not in chunk and "error" in chunk:
+        reported = chunk["error"]
+        message = reported.get("message") if isinstance(reported, dict) else reported
+        if not isinstance(message, str) or not message:
+            message = orjson.dumps(reported).decode()[:2000]
+        said = hide_keys(message.encode(), upstream.hidden).decode()
+        return False, BackendBadResponse(
+            f"the backend at {upstream.public_url} reported an error in its stream: {said}",
+            code="backend_error",
+        )
+    problem = _chunk_problem(chunk)
+    if problem is not None:
+        return False, _invalid_stream(upstream, f"a chunk whose {problem}: {data[:200]!r}")
+    out.extend(front.feed(chunk))
+    return False, None
