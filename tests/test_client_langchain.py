@@ -10,8 +10,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Too
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
-from agent_backend import FINAL_PREFIX, AgentBackend
 from conftest import RunningProxy, start_proxy
+from support.agent_backend import FINAL_PREFIX, AgentBackend
 
 
 @tool

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from agent_backend import FINAL_PREFIX, AgentBackend
 from conftest import RunningProxy, start_proxy
+from support.agent_backend import FINAL_PREFIX, AgentBackend
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENCODE = ROOT / "clients" / "node_modules" / ".bin" / "opencode"

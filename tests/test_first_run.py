@@ -23,7 +23,7 @@ import pytest
 
 from conftest import free_port, start_proxy
 from glm_proxy.config import DEFAULTS
-from scripted_backend import ScriptedBackend
+from support.scripted_backend import ScriptedBackend
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "glm_proxy"]
@@ -83,6 +83,18 @@ def serve_until(
         if marker in line:
             return lines
     raise AssertionError(f"the proxy exited ({process.wait()}) without {marker!r}: {lines}")
+
+
+def wait_listening(port: int) -> httpx.Response:
+    """The proxy's answer to ``GET /health``, once it listens (within 30 s)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def refused_port() -> int:
@@ -159,15 +171,7 @@ def test_start_up_is_not_held_up_by_a_silent_backend(
         assert process.stderr is not None
         banner = process.stderr.readline()
         assert banner.startswith("glm-proxy on ")
-        health = None
-        deadline = time.monotonic() + 30
-        while health is None and time.monotonic() < deadline:
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            except httpx.TransportError:
-                time.sleep(0.05)
-        assert health is not None
-        assert health.status_code == 200
+        assert wait_listening(port).status_code == 200
         probe = process.stderr.readline()
     assert probe == f"glm-proxy: backend {url} not reachable yet (no answer within 3 s): " + (
         "start it, or set OPENAI_BASE_URL\n"
@@ -193,7 +197,7 @@ def test_a_backend_404_on_a_chat_request_carries_the_v1_hint(backend: ScriptedBa
 
 def test_a_backend_404_in_json_is_passed_on_without_a_hint(backend: ScriptedBackend) -> None:
     # Ollama answers an unknown model with a JSON 404: the URL is right, no hint.
-    from scripted_backend import Script
+    from support.scripted_backend import Script
 
     backend.script(
         Script(status=404, error_body=b'{"error": {"message": "model \\"x\\" not found"}}')
@@ -218,6 +222,12 @@ def test_version() -> None:
     result = run_cli("--version")
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout == "glm-proxy 0.1.0\n"
+
+
+def test_every_setting_has_its_line_of_help() -> None:
+    from glm_proxy.commands.startup import _SETTING_HELP
+
+    assert sorted(_SETTING_HELP) == sorted(DEFAULTS)
 
 
 def test_serve_help_lists_every_setting() -> None:
@@ -307,7 +317,7 @@ WEATHER_TOOL = {
 def test_markup_passed_through_for_a_model_outside_glm_models_warns_once_per_model(
     serving: list[subprocess.Popen[str]], backend: ScriptedBackend
 ) -> None:
-    from scripted_backend import Script
+    from support.scripted_backend import Script
 
     port = free_port()
     process = subprocess.Popen(
@@ -320,6 +330,7 @@ def test_markup_passed_through_for_a_model_outside_glm_models_warns_once_per_mod
     assert process.stderr is not None
     lines = [process.stderr.readline(), process.stderr.readline()]  # banner, backend line
     assert "reachable" in lines[1]
+    wait_listening(port)
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
     question = [{"role": "user", "content": "Weather in Seoul?"}]
     requests = [

@@ -40,6 +40,7 @@ _SETTING_HELP = {
     "REASONING_FIELD": "the message field that carries the reasoning",
     "MAX_BODY_SIZE": "largest request body accepted (suffixes K, M, G)",
     "PARSER_MAX_BUFFER": "most characters the parser holds back while deciding on markup",
+    "MODEL_ALIASES": "client model names the backend knows by another: claude-*=glm-4.5-air",
 }
 
 
@@ -53,7 +54,7 @@ def settings_epilog() -> str:
         shown = default or "unset"
         if name in ("MAX_BODY_SIZE", "PARSER_MAX_BUFFER"):
             shown = f"{int(default) >> 20}M"
-        lines.append(f"  {name:<19} {_SETTING_HELP[name]} [{shown}]")
+        lines.append(f"  {name:<19} {_SETTING_HELP.get(name, 'see .env.example')} [{shown}]")
     return "\n".join(lines)
 
 
