@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -314,15 +315,14 @@ WEATHER_TOOL = {
 }
 
 
-def test_markup_passed_through_for_a_model_outside_glm_models_warns_once_per_model(
-    serving: list[subprocess.Popen[str]], backend: ScriptedBackend
-) -> None:
-    from support.scripted_backend import Script
-
+def serve_for_markup(
+    serving: list[subprocess.Popen[str]], backend: ScriptedBackend, **settings: str
+) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """A proxy process in front of ``backend``: the process, its chat URL, its first lines."""
     port = free_port()
     process = subprocess.Popen(
         [*CLI, "--port", str(port)],
-        env=clean_environment(OPENAI_BASE_URL=backend.url),
+        env=clean_environment(OPENAI_BASE_URL=backend.url, **settings),
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -331,8 +331,34 @@ def test_markup_passed_through_for_a_model_outside_glm_models_warns_once_per_mod
     lines = [process.stderr.readline(), process.stderr.readline()]  # banner, backend line
     assert "reachable" in lines[1]
     wait_listening(port)
-    url = f"http://127.0.0.1:{port}/v1/chat/completions"
-    question = [{"role": "user", "content": "Weather in Seoul?"}]
+    return process, f"http://127.0.0.1:{port}/v1/chat/completions", lines
+
+
+def ask(url: str, model: str, tools: list[Any] | None, stream: bool) -> str:
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Weather in Seoul?"}],
+        "stream": stream,
+    }
+    if tools:
+        body["tools"] = tools
+    answer = httpx.post(url, json=body, timeout=10)
+    assert answer.status_code == 200
+    return answer.text
+
+
+def lines_until_requests(process: subprocess.Popen[str], lines: list[str], count: int) -> None:
+    assert process.stderr is not None
+    while sum(" ✓ 200 " in line for line in lines) < count:
+        lines.append(process.stderr.readline())
+
+
+def test_markup_relayed_for_a_model_no_setting_names_warns_once_per_model(
+    serving: list[subprocess.Popen[str]], backend: ScriptedBackend
+) -> None:
+    from support.scripted_backend import Script
+
+    process, url, lines = serve_for_markup(serving, backend, DETECT_DIALECT="false")
     requests = [
         ("my-local-model", [WEATHER_TOOL], False),  # warns
         ("my-local-model", [WEATHER_TOOL], True),  # the same model: no second warning
@@ -341,20 +367,38 @@ def test_markup_passed_through_for_a_model_outside_glm_models_warns_once_per_mod
     ]
     for model, tools, stream in requests:
         backend.script(Script(content="Let me check.\n" + GLM_CALL))
-        body = {"model": model, "messages": question, "stream": stream}
-        if tools:
-            body["tools"] = tools
-        answer = httpx.post(url, json=body, timeout=10)
-        assert answer.status_code == 200
-        assert "<tool_call>" in answer.text  # passed through untouched
-    while sum(" ✓ 200 " in line for line in lines) < len(requests):
-        lines.append(process.stderr.readline())
-    warnings = [line for line in lines if "does not match GLM_MODELS" in line]
+        assert "<tool_call>" in ask(url, model, tools, stream)  # passed through untouched
+    lines_until_requests(process, lines, len(requests))
+    warnings = [line for line in lines if "matches neither GLM_MODELS" in line]
     assert [line.split("'")[1] for line in warnings] == ["my-local-model", "other-model"]
     assert warnings[0].startswith(
-        "model 'my-local-model' does not match GLM_MODELS=glm, and its answer to a request with "
-        "tools holds tool-call markup (<tool_call>), passed on as text: add a part of its name "
-        "to GLM_MODELS (or set GLM_MODELS=*) to convert it req="
+        "model 'my-local-model' matches neither GLM_MODELS=glm nor DIALECT_MODELS, and "
+        "DETECT_DIALECT is off: its answer to a request with tools holds tool-call markup "
+        "(<tool_call>), passed on as text. Add a part of its name to GLM_MODELS (or set "
+        "GLM_MODELS=*), or set DETECT_DIALECT=true, to convert it req="
+    )
+
+
+def test_markup_that_detection_cannot_decide_warns_once_per_model(
+    serving: list[subprocess.Popen[str]], backend: ScriptedBackend
+) -> None:
+    from support.scripted_backend import Script
+
+    process, url, lines = serve_for_markup(serving, backend)
+    # A GLM call whose <tool_call> opener the backend dropped: the GLM parser reads it, the
+    # detection (which looks for an opener) cannot tell which dialect it is.
+    dropped_opener = "Let me check.\n" + GLM_CALL.removeprefix("<tool_call>")
+    for _ in range(2):
+        backend.script(Script(content=dropped_opener))
+        assert "<arg_key>location</arg_key>" in ask(url, "my-local-model", [WEATHER_TOOL], False)
+    lines_until_requests(process, lines, 2)
+    warnings = [line for line in lines if "matches neither GLM_MODELS" in line]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(
+        "model 'my-local-model' matches neither GLM_MODELS=glm nor DIALECT_MODELS, and detection "
+        "found no call in its answer to a request with tools, which holds tool-call markup "
+        "(<tool_call>), passed on as text. Add a part of its name to GLM_MODELS (or set "
+        "GLM_MODELS=*), or name its dialect in DIALECT_MODELS, to convert it req="
     )
 
 
