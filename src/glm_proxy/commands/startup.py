@@ -36,6 +36,8 @@ _SETTING_HELP = {
     "SHUTDOWN_GRACE": "seconds requests in flight get after SIGTERM or Ctrl-C",
     "UPSTREAM_TIMEOUT": "seconds to connect to the backend, then between two reads",
     "GLM_MODELS": "parts of model names that get GLM handling (comma-separated), or *",
+    "DIALECT_MODELS": "the tool-call dialect of other models: PATTERN=DIALECT, ...",
+    "DETECT_DIALECT": "for models no setting names: detect the dialect (true) or relay",
     "GLM_THINKING_START": "whether output starts inside the reasoning: auto, true, false",
     "REASONING_FIELD": "the message field that carries the reasoning",
     "MAX_BODY_SIZE": "largest request body accepted (suffixes K, M, G)",
