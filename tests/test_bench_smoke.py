@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # it runs the whole benchmark suite, in a tiny configuration
+
 REPO = Path(__file__).resolve().parent.parent
 SERVERS = ("backend (direct)", "relay (floor)", "glm-proxy")
 NUMBER = r"-?[0-9][0-9,]*(?:\.[0-9]+)?"
