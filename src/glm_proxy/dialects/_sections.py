@@ -31,7 +31,7 @@ class SectionMachine(TextMachine):
     separator: str = ""
     call_close: str = ""
     section_open: tuple[str, ...] = ()
-    section_close: str = ""
+    section_close: tuple[str, ...] = ()
     name_line_head: str | None = None
     """A head after which the name is on the line after the separator (DeepSeek V3's
     ``function``), unless the arguments follow at once (V3.1 calling a tool of that name)."""
@@ -47,10 +47,10 @@ class SectionMachine(TextMachine):
         super().__init_subclass__()
         # The tags each state looks for, made once per dialect from its tokens.
         cls.openers = (cls.call_open,)
-        cls.strays = (*cls.section_open, cls.section_close, cls.separator, cls.call_close)
-        cls._tokens = (cls.call_open, cls.separator, cls.call_close, cls.section_close)
+        cls.strays = (*cls.section_open, *cls.section_close, cls.separator, cls.call_close)
+        cls._tokens = (cls.call_open, cls.separator, cls.call_close, *cls.section_close)
         cls._head_tags = Tags(*cls._tokens)
-        cls._args_tags = Tags(cls.call_close, cls.call_open, cls.section_close)
+        cls._args_tags = Tags(cls.call_close, cls.call_open, *cls.section_close)
 
     def name_of(self, head: str) -> str | None:
         """The tool name that a call's head gives, or None (not a call)."""

@@ -39,7 +39,7 @@ class DeepSeekMachine(SectionMachine):
     separator = SEPARATOR
     call_close = CALL_CLOSE
     section_open = (SECTION_OPEN, *SECTION_OPEN_VARIANTS)
-    section_close = SECTION_CLOSE
+    section_close = (SECTION_CLOSE,)
     name_line_head = TYPED_HEAD
     dropped = STOP_TOKENS
 

@@ -21,6 +21,7 @@ from glm_proxy.dialects.kimi_k2.markup import (
     CALL_OPEN,
     SECTION_CLOSE,
     SECTION_OPEN,
+    SECTION_VARIANTS,
     STOP_TOKENS,
 )
 
@@ -31,8 +32,8 @@ class KimiK2Machine(SectionMachine):
     call_open = CALL_OPEN
     separator = ARGUMENTS
     call_close = CALL_CLOSE
-    section_open = (SECTION_OPEN,)
-    section_close = SECTION_CLOSE
+    section_open = (SECTION_OPEN, SECTION_VARIANTS[0])
+    section_close = (SECTION_CLOSE, SECTION_VARIANTS[1])
     dropped = STOP_TOKENS
 
     def name_of(self, head: str) -> str | None:
