@@ -68,7 +68,7 @@ CASES = [
         None,
     ),
     Case(
-        "arguments that are a bare string: no object, so not a call (vLLM passes \"hello\" on)",
+        'arguments that are a bare string: no object, so not a call (vLLM passes "hello" on)',
         "vLLM test_hermes_parser_non_streaming_bare_string_arguments",
         '<tool_call>\n{"name": "do_thing", "arguments": "hello"}\n</tool_call>',
         [],
