@@ -72,6 +72,7 @@ class TextMachine:
     dropped: tuple[str, ...] = ()
     strays: tuple[str, ...] = ()
     """Tags removed from text only while calls are read (a closer outside any call)."""
+    _text_tags_made: dict[bool, Tags]
 
     def __init__(
         self,
@@ -85,11 +86,7 @@ class TextMachine:
         self._numbers = numbers
         self._channel = reasoning_channel
         self._cap = max(options.max_buffer, NAME_LIMIT)
-        tags = (THINK_OPEN, THINK_CLOSE, *self.dropped)
-        if options.parse_tool_calls:
-            self._text_tags = Tags(*tags, *self.openers, *self.strays)
-        else:
-            self._text_tags = Tags(*tags)
+        self._text_tags = self._tags_in_text(options.parse_tool_calls)
         self._reader: Reader = self._in_text
         self._reasoning = reasoning_channel or options.starts_in_reasoning
         self._initial = self._reasoning and not reasoning_channel
@@ -105,6 +102,20 @@ class TextMachine:
         self._saved_ws: tuple[str, bool] = ("", False)
         self._index = -1
         self._announced = False
+
+    @classmethod
+    def _tags_in_text(cls, read_calls: bool) -> Tags:
+        """The tags looked for in text, made once per dialect (not per output)."""
+        cache = cls.__dict__.get("_text_tags_made")
+        if cache is None:
+            cache = {}
+            cls._text_tags_made = cache
+        tags = cache.get(read_calls)
+        if tags is None:
+            common = (THINK_OPEN, THINK_CLOSE, *cls.dropped)
+            extra = (*cls.openers, *cls.strays) if read_calls else ()
+            tags = cache[read_calls] = Tags(*common, *extra)
+        return tags
 
     # -- driving ---------------------------------------------------------------------------
 
