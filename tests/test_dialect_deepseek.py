@@ -16,7 +16,7 @@ import pytest
 
 from glm_proxy.dialects import create_parser
 from glm_proxy.events import Reasoning, ToolCallStart
-from parsing import calls_in, message_of, options, read_output
+from support.parsing import calls_in, message_of, options, read_output
 
 DIALECT = "deepseek"
 SB = "<｜tool▁calls▁begin｜>"

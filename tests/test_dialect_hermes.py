@@ -17,7 +17,7 @@ import pytest
 from glm_proxy.dialects import create_parser
 from glm_proxy.dialects._arguments import HOLD_LIMIT
 from glm_proxy.events import Content, ToolCallArgs, ToolCallEnd, ToolCallStart
-from parsing import calls_in, check_fragments, message_of, options, read_output, tool
+from support.parsing import calls_in, check_fragments, message_of, options, read_output, tool
 
 DIALECT = "hermes"
 

@@ -18,7 +18,7 @@ import pytest
 from glm_proxy.dialects import create_parser
 from glm_proxy.dialects._arguments import HOLD_LIMIT
 from glm_proxy.events import ToolCallArgs, ToolCallEnd, ToolCallStart
-from parsing import calls_in, check_fragments, message_of, options, read_output, tool
+from support.parsing import calls_in, check_fragments, message_of, options, read_output, tool
 
 DIALECT = "kimi_k2"
 SB = "<|tool_calls_section_begin|>"
