@@ -223,6 +223,38 @@ def test_calls_come_back_exactly_whatever_the_split(dialect: Dialect) -> None:
     check()
 
 
+# Pieces that malformed outputs are made of, besides each dialect's own markup.
+JUNK = ['{"name": "f", "arguments": ', "{", "}", '"', "\\", '"a"', ": ", ", ", "[", "]", "\n", " "]
+JUNK += ["x", "<", "f", "functions.f:0", "function", "```json\n", "```", "'", "<arg_key>", "a"]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=IDS)
+def test_any_output_gives_the_same_events_whatever_the_split(dialect: Dialect) -> None:
+    """Malformed outputs too: no crash, and the same events whole, per character, at random
+    splits and through ``finish``; a call that never ended has arguments that do not parse."""
+    tools = [schema_for("f", {"a": 1})]
+
+    @SETTINGS
+    @given(
+        st.lists(st.sampled_from([*dialect.markup, *JUNK]), max_size=30),
+        st.lists(st.integers(0, 10_000), max_size=8),
+        st.booleans(),
+    )
+    def check(parts: list[str], points: list[int], in_reasoning: bool) -> None:
+        raw = "".join(parts)
+        whole = feed(dialect, [raw], tools, starts_in_reasoning=in_reasoning)
+        check_fragments(whole, cut_off=True)
+        per_char = feed(dialect, list(raw), tools, starts_in_reasoning=in_reasoning)
+        assert merged(per_char) == merged(whole)
+        pieces = cut(raw, [p % (len(raw) + 1) for p in points])
+        split = feed(dialect, pieces, tools, starts_in_reasoning=in_reasoning)
+        assert merged(split) == merged(whole)
+        parser = create_parser(options(tools, starts_in_reasoning=in_reasoning), dialect.parser)
+        assert merged(parser.finish(raw)) == merged(whole)
+
+    check()
+
+
 @pytest.mark.parametrize("dialect", DIALECTS, ids=IDS)
 def test_markup_never_reaches_the_content(dialect: Dialect) -> None:
     @SETTINGS
