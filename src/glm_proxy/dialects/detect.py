@@ -13,8 +13,8 @@ The openers (``<tool_call>`` is shared: what follows it decides):
 - ``<minimax:tool_call>``: MiniMax-M2;
 - ``<|tool_calls_section_begin|>`` (or its singular spelling) or ``<|tool_call_begin|>``:
   Kimi-K2;
-- the tool-calls (or tool-call) begin marker of DeepSeek (and the spellings R1 distills use), written with U+FF5C (a full-width
-  bar) and U+2581 instead of ``|`` and ``_``: DeepSeek.
+- the tool-calls (or tool-call) begin marker of DeepSeek, and the spellings R1 distills use,
+  written with U+FF5C (a full-width bar) and U+2581 instead of ``|`` and ``_``: DeepSeek.
 """
 
 from __future__ import annotations
