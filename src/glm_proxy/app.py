@@ -5,6 +5,8 @@
 
 Routes:
     POST /v1/chat/completions, /chat/completions   GLM models: translated; others: relayed
+    POST /v1/messages, /v1/messages/count_tokens   Anthropic Messages (fronts/anthropic_messages)
+    HEAD /                                         answered (clients check that the proxy is up)
     ANY  /v1/...                                   relayed to the backend unchanged
     GET  /health                                   answers without the backend (and without a key)
     GET  /health/ready                             asks the backend for its model list
@@ -49,6 +51,7 @@ from glm_proxy.errors import (
     hidden_forms,
     hide_keys,
 )
+from glm_proxy.fronts.anthropic_messages.route import MessagesRoutes
 from glm_proxy.middleware import RECORD, RequestMiddleware, internal_error
 from glm_proxy.shutdown import Drain
 from glm_proxy.stream_translator import StreamTranslator
@@ -102,6 +105,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.chat = RequestMiddleware(partial(_answer, proxy.chat_completions), settings, drain)
     for path in CHAT_PATHS:
         app.add_route(path, proxy.chat_completions, methods=["POST"])
+    messages = MessagesRoutes(settings, proxy.upstream, proxy._read_body)
+    app.add_route("/v1/messages", messages.messages, methods=["POST"])
+    app.add_route("/v1/messages/count_tokens", messages.count_tokens, methods=["POST"])
+    app.add_route("/", proxy.root, methods=["HEAD"])  # Claude Code's connectivity check
     app.add_route("/health", proxy.health, methods=["GET"])
     app.add_route("/health/ready", proxy.ready, methods=["GET"])
     app.add_route("/v1/{path:path}", proxy.relay, methods=RELAY_METHODS)
@@ -234,6 +241,9 @@ class Proxy:
         url = self.upstream.url(path[len("/v1") :], scope["query_string"])
         headers = self.upstream.headers(scope["headers"])
         return await self._relay(record, request.method, url, headers, body or None)
+
+    async def root(self, request: Request) -> Response:
+        return Response(status_code=200)
 
     async def health(self, request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")

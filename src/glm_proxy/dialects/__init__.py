@@ -79,5 +79,7 @@ def create_parser(options: ParserOptions, dialect: str = "glm") -> Parser:
 
 def _load_builtin() -> None:
     from glm_proxy.dialects.glm.parser import GlmParser
+    from glm_proxy.dialects.plain import PlainParser
 
     register("glm", GlmParser)
+    register("plain", PlainParser)

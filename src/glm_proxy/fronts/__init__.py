@@ -1,0 +1,1 @@
+"""The fronts: each speaks one client API over the same backend and conversion core."""
