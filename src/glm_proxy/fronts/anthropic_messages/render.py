@@ -67,6 +67,15 @@ def render_message(
     )
     session = ChoiceSession(plan)
     events = session.read_whole(choice.content, choice.reasoning, choice.tool_calls)
+    # ``read_whole`` gives the backend's own calls first (three events each); a backend streams
+    # them after its text, and the blocks follow that order.
+    own = 3 * sum(
+        1
+        for call in choice.tool_calls
+        if isinstance(call, dict) and isinstance(call.get("function"), dict)
+    )
+    if own:
+        events = events[own:] + events[:own]
     sink = _BlockList()
     blocks = Blocks(sink, plan.parser.id_factory)
     blocks.read(merge_events(events))
