@@ -200,6 +200,26 @@ def test_tool_choice(choice: dict[str, Any], expected: dict[str, Any]) -> None:
     assert "parallel_tool_calls" in body or "parallel_tool_calls" not in expected
 
 
+def test_tool_results_of_other_kinds_are_read_as_text() -> None:
+    # Claude Code 2.1.332's ToolSearch answers with tool_reference blocks (seen on the wire).
+    result = {
+        "type": "tool_result",
+        "tool_use_id": "toolu_1",
+        "content": [
+            {"type": "tool_reference", "tool_name": "WebFetch"},
+            {"type": "something_new", "value": 1},
+        ],
+    }
+    data = {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [result]}]}
+    assert map_request(data, "m")["messages"] == [
+        {
+            "role": "tool",
+            "tool_call_id": "toolu_1",
+            "content": '[tool: WebFetch]\n{"type":"something_new","value":1}',
+        }
+    ]
+
+
 def test_sampling_stop_and_thinking_off() -> None:
     data = {
         "model": "m",

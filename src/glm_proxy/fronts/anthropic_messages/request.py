@@ -188,12 +188,11 @@ def _tool_result(
                 texts.append("[image]")
             elif kind == "document":
                 texts.append(_document(item, item_at))
-            else:
-                raise BadRequest(
-                    f"'{item_at}.type': {kind!r} blocks are not supported in a tool_result "
-                    "(text, image, document are)",
-                    param=f"{item_at}.type",
-                )
+            elif kind == "tool_reference" and isinstance(item.get("tool_name"), str):
+                # Claude Code's ToolSearch answers with the tools it loaded.
+                texts.append(f"[tool: {item['tool_name']}]")
+            else:  # another kind of result: the model reads it as JSON rather than not at all
+                texts.append(orjson.dumps(item).decode())
     elif content is not None:
         raise _wrong(f"{at}.content", "a string or an array of content blocks", content)
     text = "\n".join(texts)
