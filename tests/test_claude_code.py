@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,63 @@ def test_claude_code_runs_a_glm_tool_call_through_the_proxy(
     # Claude Code's report adds up the usage of both turns: the backend's counts.
     assert report["usage"]["input_tokens"] == 2 * DEFAULT_USAGE["prompt_tokens"]
     assert report["usage"]["output_tokens"] == 2 * DEFAULT_USAGE["completion_tokens"]
+
+
+def readme_commands(title: str) -> list[str]:
+    """The fenced shell blocks of README.md's section ``title``, as written."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return [
+        block.strip()
+        for block in re.findall(r"^```sh\n(.*?)^```", text[start:end], flags=re.M | re.S)
+    ]
+
+
+def test_the_readme_s_claude_code_commands_work_as_written(
+    backend: ScriptedBackend, started: list[subprocess.Popen[bytes]], tmp_path: Path
+) -> None:
+    if not CLAUDE.exists():
+        pytest.fail(f"Claude Code is not installed at {CLAUDE}: run 'npm install' in clients/")
+    serve, install, point, headless = readme_commands("Claude Code with a local GLM")
+    assert install == "npm install -g @anthropic-ai/claude-code"  # clients/ pins it instead
+    backend.script(
+        Script(content=glm_bash_call("echo hello > hello.txt"), chunk_size=6),
+        Script(content="Wrote hello.txt."),
+    )
+    # Only the addresses change: the scripted backend's, and a free port for the proxy.
+    port = free_port()
+    assert "http://127.0.0.1:8000/v1" in serve
+    proxy = start(
+        started,
+        ["bash", "-c", serve.replace("http://127.0.0.1:8000/v1", backend.url)],
+        backend,
+        PORT=str(port),
+    )
+    wait_healthy(proxy, port)
+    exports = [line for line in point.splitlines() if line.startswith("export ")]
+    assert point.splitlines()[-1] == "claude"
+    script = "\n".join([*exports, headless]).replace("127.0.0.1:8082", f"127.0.0.1:{port}")
+    home = tmp_path / "home"
+    home.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    run = subprocess.run(
+        ["bash", "-c", script],
+        cwd=work,
+        env={
+            "PATH": f"{CLAUDE.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "HOME": str(home),
+            "LANG": "C.UTF-8",
+        },
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+    assert run.returncode == 0, f"claude failed: {run.stdout!r} {run.stderr!r}"
+    assert json.loads(run.stdout)["result"] == "Wrote hello.txt."
+    assert (work / "hello.txt").read_text() == "hello\n"
+    sent = backend.requests[-1].json()
+    assert sent["model"] == "glm-4.5-air"
+    assert [m["role"] for m in sent["messages"]][-1] == "tool"
