@@ -15,15 +15,15 @@ from typing import Any
 import orjson
 import pytest
 
-from anthropic_wirecheck import accumulate, check_stream, parse_events
-from glm_cases import CASES, TOOLS, Case
 from glm_proxy.conversion.plan import Plan, plan_for
 from glm_proxy.errors import BackendBadResponse, BackendStatusError, BadRequest, Unauthorized
 from glm_proxy.fronts.anthropic_messages.blocks import THINKING_SIGNATURE, usage_fields
 from glm_proxy.fronts.anthropic_messages.errors import error_payload, render_error
 from glm_proxy.fronts.anthropic_messages.render import render_message
 from glm_proxy.fronts.anthropic_messages.stream import QUIET_CHUNKS, MessageStream
-from translating import USAGE, completion, delta_chunk, envelope, upstream_stream
+from support.anthropic_wirecheck import accumulate, check_stream, parse_events
+from support.glm_cases import CASES, TOOLS, Case
+from support.translating import USAGE, completion, delta_chunk, envelope, upstream_stream
 
 MODEL = "claude-sonnet-4-5"
 

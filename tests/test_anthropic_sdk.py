@@ -23,10 +23,10 @@ from anthropic.types import (
     ToolResultBlockParam,
 )
 
-from anthropic_wirecheck import accumulate, check_stream, parse_events
 from conftest import RunningProxy
 from glm_proxy.fronts.anthropic_messages import route
-from scripted_backend import Script, ScriptedBackend
+from support.anthropic_wirecheck import accumulate, check_stream, parse_events
+from support.scripted_backend import Script, ScriptedBackend
 
 BASH: ToolParam = {
     "name": "Bash",
@@ -377,3 +377,20 @@ def test_count_tokens_and_head(
     response = httpx.post(proxy.url + "/v1/messages?beta=true", content=b"{")
     assert response.status_code == 400
     assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_errors_before_the_route_come_in_anthropic_s_shape_too(
+    make_proxy: Callable[..., RunningProxy],
+    plain_sdk: Callable[[RunningProxy], anthropic.Anthropic],
+) -> None:
+    guarded = make_proxy(PROXY_API_KEY="sk-proxy", MAX_BODY_SIZE="1K")
+    with pytest.raises(anthropic.AuthenticationError) as refused:
+        plain_sdk(guarded).messages.create(model="glm-4.5", max_tokens=10, messages=USER)
+    assert refused.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
+    client = anthropic.Anthropic(base_url=guarded.url, api_key="sk-proxy", max_retries=0)
+    with client, pytest.raises(anthropic.APIStatusError) as too_large:
+        client.messages.create(
+            model="glm-4.5", max_tokens=10, messages=[{"role": "user", "content": "x" * 2000}]
+        )
+    assert too_large.value.status_code == 413
+    assert too_large.value.body["error"]["type"] == "request_too_large"  # type: ignore[index]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from anthropic_wirecheck import check_stream, parse_events
+from support.anthropic_wirecheck import check_stream, parse_events
 
 START = (
     "message_start",

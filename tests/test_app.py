@@ -17,10 +17,10 @@ import orjson
 import pytest
 
 from conftest import RunningProxy, start_proxy
-from glm_proxy.app import GC_YOUNGEST_EVERY, create_app
 from glm_proxy.config import load_settings
-from scripted_backend import Script, ScriptedBackend
-from wirecheck import accumulate_choices, check_sse_bytes, check_stream
+from glm_proxy.server.app import GC_YOUNGEST_EVERY, create_app
+from support.scripted_backend import Script, ScriptedBackend
+from support.wirecheck import accumulate_choices, check_sse_bytes, check_stream
 
 GLM_CALL = (
     "<tool_call>get_weather\n<arg_key>location</arg_key>\n<arg_value>Seoul</arg_value>\n"
@@ -373,6 +373,25 @@ def test_glm_models_setting_widens_the_translation(
 
 
 @pytest.mark.parametrize("stream", [False, True])
+def test_a_model_alias_serves_the_clients_model_with_the_backends(
+    make_proxy: Callable[..., RunningProxy], backend: ScriptedBackend, stream: bool
+) -> None:
+    proxy = make_proxy(MODEL_ALIASES="gpt-*=glm-4.5-air")
+    backend.script(Script(content=GLM_CALL, chunk_size=7))
+    client = openai.OpenAI(base_url=proxy.base_url, api_key="k")
+    request: dict[str, Any] = {"model": "gpt-4o", "messages": [], "tools": TOOLS}
+    if stream:
+        with client.chat.completions.stream(**request) as events:
+            completion = events.get_final_completion()
+    else:
+        completion = client.chat.completions.create(**request)
+    assert backend.requests[-1].json()["model"] == "glm-4.5-air"  # the backend's own name
+    assert completion.model == "gpt-4o"  # the client's name, echoed back
+    (call,) = completion.choices[0].message.tool_calls or []
+    assert call.function.name == "get_weather"  # converted: glm-4.5-air is a GLM model
+
+
+@pytest.mark.parametrize("stream", [False, True])
 def test_chat_answers_alike_through_the_short_way_in_and_through_fastapi(
     proxy: RunningProxy, backend: ScriptedBackend, stream: bool
 ) -> None:
@@ -556,7 +575,7 @@ def test_an_unexpected_failure_is_an_openai_shaped_500_without_a_traceback(
     def broken(body: bytes) -> dict[str, object]:
         raise RuntimeError("a bug in glm-proxy")
 
-    monkeypatch.setattr("glm_proxy.app.parse_chat_request", broken)
+    monkeypatch.setattr("glm_proxy.fronts.openai_chat.route.parse_chat_request", broken)
     caplog.set_level(logging.CRITICAL, logger="uvicorn.error")  # it logs the traceback itself
     response = post_chat(proxy, CHAT)
     assert response.status_code == 500
@@ -573,7 +592,7 @@ def test_fastapi_validation_errors_are_openai_shaped_400s() -> None:
     from starlette.requests import Request
 
     from glm_proxy.access_log import RequestRecord
-    from glm_proxy.app import RECORD, _validation_error
+    from glm_proxy.server.app import RECORD, _validation_error
 
     record = RequestRecord("POST", "/x")
     request = Request(

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, free_port, start, wait_healthy
-from scripted_backend import DEFAULT_USAGE, Script, ScriptedBackend
+from support.scripted_backend import DEFAULT_USAGE, Script, ScriptedBackend
 
 CLAUDE = ROOT / "clients" / "node_modules" / ".bin" / "claude"
 RUN_TIMEOUT = 180

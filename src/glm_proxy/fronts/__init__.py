@@ -1,1 +1,1 @@
-"""The fronts: each speaks one client API over the same backend and conversion core."""
+"""The fronts: each API that clients speak, over one conversion core."""

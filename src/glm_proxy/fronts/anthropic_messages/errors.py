@@ -42,6 +42,11 @@ def error_payload(error: ProxyError) -> dict[str, Any]:
     return {"type": "error", "error": {"type": error_type(error.status), "message": message}}
 
 
+def error_event(error: ProxyError) -> bytes:
+    """The ``error`` event that ends a stream that already started."""
+    return b"event: error\ndata: " + orjson.dumps(error_payload(error)) + b"\n\n"
+
+
 def render_error(error: ProxyError) -> tuple[int, bytes]:
     """The status and body of ``error`` (a backend's own 4xx keeps its status, and its
     message, in Anthropic's shape)."""

@@ -9,28 +9,25 @@ Anthropic's shape (``errors``). ``?beta=true`` (Claude Code adds it) changes not
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from glm_proxy.access_log import RequestRecord
-from glm_proxy.chat_request import check_body_headers
+from glm_proxy.access_log import RECORD, RequestRecord
+from glm_proxy.backend.client import Upstream
 from glm_proxy.config import Settings
 from glm_proxy.conversion.plan import plan_for
-from glm_proxy.errors import (
-    BackendBadResponse,
-    BackendError,
-    BackendStatusError,
-    BadRequest,
-    ProxyError,
-    hide_keys,
-    json_kind,
+from glm_proxy.errors import BackendBadResponse, BadRequest, json_kind
+from glm_proxy.fronts._http import (
+    SSE_HEADERS,
+    UpstreamStreamResponse,
+    front_stream,
+    read_body,
+    whole_completion,
 )
 from glm_proxy.fronts.anthropic_messages.blocks import new_message_id, new_tool_use_id
-from glm_proxy.fronts.anthropic_messages.errors import render_error
 from glm_proxy.fronts.anthropic_messages.render import render_message
 from glm_proxy.fronts.anthropic_messages.request import (
     estimate_tokens,
@@ -38,9 +35,7 @@ from glm_proxy.fronts.anthropic_messages.request import (
     stop_sequences,
 )
 from glm_proxy.fronts.anthropic_messages.stream import MessageStream
-from glm_proxy.middleware import RECORD
-from glm_proxy.streaming import SSE_HEADERS, UpstreamStreamResponse, front_stream
-from glm_proxy.upstream import Upstream
+from glm_proxy.fronts.openai_chat.request import check_body_headers
 
 logger = logging.getLogger("glm_proxy.app")
 
@@ -52,30 +47,16 @@ TOKEN_COUNT_HEADER = "x-glm-proxy-token-count"
 
 
 class MessagesRoutes:
-    """The handlers, sharing the proxy's settings, upstream session and body reader."""
+    """The handlers, sharing the proxy's settings and upstream session. Errors they raise are
+    answered in Anthropic's shape by the server (``fronts.error_shapes``: by path)."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        upstream: Upstream,
-        read_body: Callable[[Request], Awaitable[bytes]],
-    ) -> None:
+    def __init__(self, settings: Settings, upstream: Upstream) -> None:
         self.settings = settings
         self.upstream = upstream
-        self.read_body = read_body
-
-    async def messages(self, request: Request) -> Response:
-        try:
-            return await self._messages(request)
-        except ProxyError as error:
-            return _error_response(request, error)
 
     async def count_tokens(self, request: Request) -> Response:
-        try:
-            data = await self._read(request)
-            body = map_request({"max_tokens": 1, **data}, "count")
-        except ProxyError as error:
-            return _error_response(request, error)
+        data = await self._read(request)
+        body = map_request({"max_tokens": 1, **data}, "count")
         return Response(
             orjson.dumps({"input_tokens": estimate_tokens(body)}),
             media_type="application/json",
@@ -84,7 +65,7 @@ class MessagesRoutes:
 
     async def _read(self, request: Request) -> dict[str, Any]:
         check_body_headers(request.scope["headers"])
-        raw = await self.read_body(request)
+        raw = await read_body(request, self.settings.max_body_size)
         if not raw:
             raise BadRequest("request body is empty: send a JSON object")
         try:
@@ -95,7 +76,7 @@ class MessagesRoutes:
             raise BadRequest(f"request body must be a JSON object, got {json_kind(data)}")
         return data
 
-    async def _messages(self, request: Request) -> Response:
+    async def messages(self, request: Request) -> Response:
         record: RequestRecord = request.scope[RECORD]
         data = await self._read(request)
         settings = self.settings
@@ -139,7 +120,7 @@ class MessagesRoutes:
                 media_type="text/event-stream",
             )
         raw = await upstream.read(response)
-        completion = _completion(raw, upstream.public_url)
+        completion = whole_completion(raw, upstream)
         message, record.tool_calls = render_message(
             completion,
             plan,
@@ -148,26 +129,3 @@ class MessagesRoutes:
             stop_sequences=stop_sequences(data),
         )
         return Response(orjson.dumps(message), media_type="application/json")
-
-
-def _error_response(request: Request, error: ProxyError) -> Response:
-    request.scope[RECORD].error = error.code
-    status, body = render_error(error)
-    if isinstance(error, BackendError):  # it may quote what the backend said
-        body = hide_keys(body, request.app.state.hidden)
-    headers = error.headers if isinstance(error, BackendStatusError) else None
-    return Response(body, status, headers=headers, media_type="application/json")
-
-
-def _completion(raw: bytes, where: str) -> dict[str, Any]:
-    try:
-        completion = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BackendBadResponse(
-            f"the backend at {where} answered with invalid JSON: {raw[:200]!r}"
-        ) from None
-    if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
-        raise BackendBadResponse(
-            f"the backend at {where} answered without a choices list: {raw[:200]!r}"
-        )
-    return completion

@@ -30,7 +30,7 @@ from glm_proxy.fronts.anthropic_messages.blocks import (
     stop_reason,
     usage_fields,
 )
-from glm_proxy.fronts.anthropic_messages.errors import error_payload
+from glm_proxy.fronts.anthropic_messages.errors import error_event
 
 PING = b'event: ping\ndata: {"type":"ping"}\n\n'
 QUIET_CHUNKS = 64
@@ -184,7 +184,7 @@ class MessageStream:
         self._blocks.read(self._session.close())
         self._blocks.end()
         out = self._taken()
-        out.append(event("error", error_payload(error)))
+        out.append(error_event(error))
         self.over = True
         return self._with_start(out) if out[:-1] else out
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from glm_proxy.backend.chunks import BACKEND_REASONING_FIELDS, backend_reasoning, text_of
+from glm_proxy.conversion.message import assemble_message
 from glm_proxy.conversion.plan import Plan
 from glm_proxy.conversion.session import ChoiceSession
-from glm_proxy.message import assemble_message
 
 
 def translate_completion(
@@ -33,7 +33,10 @@ def translate_completion(
         new_choice, calls = _translate_choice(choice, plan, reasoning_field)
         new_choices.append(new_choice)
         converted += calls
-    return {**response, "choices": new_choices}, converted
+    result = {**response, "choices": new_choices}
+    if plan.client_model is not None:
+        result["model"] = plan.client_model
+    return result, converted
 
 
 def _translate_choice(choice: Any, plan: Plan, reasoning_field: str) -> tuple[Any, int]:
