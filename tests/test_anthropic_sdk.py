@@ -267,11 +267,11 @@ def test_thinking_disabled_reaches_the_backend(
 
 
 def test_a_model_the_proxy_does_not_convert_and_calls_the_backend_parsed(
-    proxy: RunningProxy,
+    make_proxy: Callable[..., RunningProxy],
     backend: ScriptedBackend,
     sdk: Callable[[RunningProxy], anthropic.Anthropic],
 ) -> None:
-    client = sdk(proxy)
+    client = sdk(make_proxy(DETECT_DIALECT="false"))
     script = Script(
         content="<tool_call>stays text</tool_call>",
         tool_calls=(("Bash", '{"command": "pwd"}'),),
@@ -290,6 +290,23 @@ def test_a_model_the_proxy_does_not_convert_and_calls_the_backend_parsed(
     assert call.type == "tool_use"
     assert (call.name, call.input) == ("Bash", {"command": "pwd"})
     assert message.stop_reason == "tool_use"
+
+
+def test_an_unnamed_model_s_dialect_is_detected(
+    proxy: RunningProxy,
+    backend: ScriptedBackend,
+    sdk: Callable[[RunningProxy], anthropic.Anthropic],
+) -> None:
+    client = sdk(proxy)
+    backend.script(Script(content=CALL, chunk_size=6))
+    with client.messages.stream(
+        model="some-finetune", max_tokens=100, messages=USER, tools=[BASH]
+    ) as stream:
+        message = stream.get_final_message()
+    assert [block.type for block in message.content] == ["text", "tool_use"]
+    call = message.content[1]
+    assert call.type == "tool_use"
+    assert (call.name, call.input) == ("Bash", {"command": "ls -la", "timeout": 5000})
 
 
 def test_errors_come_in_anthropic_s_shape(

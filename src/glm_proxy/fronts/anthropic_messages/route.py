@@ -19,6 +19,7 @@ from glm_proxy.access_log import RECORD, RequestRecord
 from glm_proxy.backend.client import Upstream
 from glm_proxy.config import Settings
 from glm_proxy.conversion.plan import plan_for
+from glm_proxy.dialects import AUTO
 from glm_proxy.errors import BackendBadResponse, BadRequest, json_kind
 from glm_proxy.fronts._http import (
     SSE_HEADERS,
@@ -91,7 +92,7 @@ class MessagesRoutes:
             body,
             starts_in_reasoning=settings.starts_in_reasoning(backend_model),
             max_buffer=settings.parser_max_buffer,
-            dialect="glm" if settings.is_glm(backend_model) else "plain",
+            dialect=_dialect(settings, backend_model, body),
             id_factory=new_tool_use_id,
         )
         upstream = self.upstream
@@ -129,3 +130,15 @@ class MessagesRoutes:
             stop_sequences=stop_sequences(data),
         )
         return Response(orjson.dumps(message), media_type="application/json")
+
+
+def _dialect(settings: Settings, model: str, body: dict[str, Any]) -> str:
+    """The dialect the answer is read in: the model's, by the settings; else detected from the
+    output when it may call tools (DETECT_DIALECT); else none (``plain``: the text, reasoning
+    and calls the backend parsed itself pass as they are)."""
+    dialect = settings.dialect_for(model)
+    if dialect is not None:
+        return dialect
+    if settings.detect_dialect and body.get("tools") and body.get("tool_choice") != "none":
+        return AUTO
+    return "plain"
