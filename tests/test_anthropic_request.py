@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from glm_proxy.conversion.plan import plan_for
 from glm_proxy.errors import BadRequest
@@ -284,3 +286,54 @@ def test_count_tokens_is_an_estimate_from_the_mapped_prompt() -> None:
     body = map_request(claude_code_turn(), "m")
     size = len(orjson.dumps(body["messages"])) + len(orjson.dumps(body["tools"]))
     assert estimate_tokens(body) == (size + 3) // 4
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)  # what orjson decodes as integers
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+FIELDS = st.sampled_from(
+    ["model", "max_tokens", "messages", "system", "tools", "tool_choice", "stop_sequences",
+     "temperature", "thinking", "stream", "role", "content", "type", "text", "tool_use_id",
+     "input", "source", "name", "input_schema", "id", "is_error"]
+)  # fmt: skip
+SHAPED = st.recursive(
+    JSON,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(FIELDS, inner, max_size=6),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {"model": st.just("m"), "max_tokens": st.just(5)},
+        optional={
+            "messages": SHAPED,
+            "system": SHAPED,
+            "tools": SHAPED,
+            "tool_choice": SHAPED,
+            "stop_sequences": SHAPED,
+            "thinking": SHAPED,
+            "stream": SHAPED,
+        },
+    )
+)
+def test_any_body_maps_or_is_refused_with_a_named_field(data: dict[str, Any]) -> None:
+    refused: BadRequest | None = None
+    try:
+        body = map_request(data, "m")
+    except BadRequest as error:
+        refused = error
+    if refused is not None:
+        assert refused.status == 400
+        assert "'" in refused.message  # names the field
+    else:
+        orjson.dumps(body)  # what goes to the backend is JSON

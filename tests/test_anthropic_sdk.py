@@ -411,3 +411,55 @@ def test_errors_before_the_route_come_in_anthropic_s_shape_too(
         )
     assert too_large.value.status_code == 413
     assert too_large.value.body["error"]["type"] == "request_too_large"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("script", "status", "kind", "said"),
+    [
+        (Script(status=503), 502, "api_error", "failed with HTTP 503"),
+        (Script(body=b"<html>oops</html>"), 502, "api_error", "invalid JSON"),
+        (Script(status=400, error_body=b'{"error": {"message": "context too long"}}'), 400,
+         "invalid_request_error", "context too long"),
+    ],
+)  # fmt: skip
+def test_backend_failures_before_the_answer(
+    proxy: RunningProxy,
+    backend: ScriptedBackend,
+    plain_sdk: Callable[[RunningProxy], anthropic.Anthropic],
+    script: Script,
+    status: int,
+    kind: str,
+    said: str,
+) -> None:
+    backend.script(script)
+    with pytest.raises(anthropic.APIStatusError) as failed:
+        plain_sdk(proxy).messages.create(model="glm-4.5", max_tokens=10, messages=USER)
+    assert failed.value.status_code == status
+    error = failed.value.body["error"]  # type: ignore[index]
+    assert error["type"] == kind
+    assert said in error["message"]
+
+
+def test_garbage_in_the_backend_s_stream_ends_it_with_an_error_event(
+    proxy: RunningProxy,
+    backend: ScriptedBackend,
+    sdk: Callable[[RunningProxy], anthropic.Anthropic],
+) -> None:
+    backend.script(Script(content="Fine so far", extra_events=(b"data: {not json\n\n",)))
+    with (
+        pytest.raises(anthropic.APIStatusError, match="not JSON"),
+        sdk(proxy).messages.stream(model="glm-4.5", max_tokens=10, messages=USER) as stream,
+    ):
+        stream.get_final_message()
+
+
+def test_a_client_that_leaves_mid_stream_closes_the_backend_stream(
+    proxy: RunningProxy, backend: ScriptedBackend
+) -> None:
+    backend.script(Script(content="Hello there, a long answer", chunk_size=2, stall_after=3))
+    body = {"model": "glm-4.5", "max_tokens": 10, "messages": USER, "stream": True}
+    with httpx.stream("POST", proxy.url + "/v1/messages", json=body, timeout=10) as response:
+        assert response.status_code == 200
+        first = next(response.iter_bytes())
+        assert first.startswith(b"event: message_start\n")
+    assert backend.wait_for_disconnect(10)
