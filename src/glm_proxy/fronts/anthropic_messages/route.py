@@ -19,7 +19,7 @@ from glm_proxy.access_log import RECORD, RequestRecord
 from glm_proxy.backend.client import Upstream
 from glm_proxy.config import Settings
 from glm_proxy.conversion.plan import plan_for
-from glm_proxy.dialects import AUTO
+from glm_proxy.dialects import AUTO, PLAIN
 from glm_proxy.errors import BackendBadResponse, BadRequest, json_kind
 from glm_proxy.fronts._http import (
     SSE_HEADERS,
@@ -141,4 +141,4 @@ def _dialect(settings: Settings, model: str, body: dict[str, Any]) -> str:
         return dialect
     if settings.detect_dialect and body.get("tools") and body.get("tool_choice") != "none":
         return AUTO
-    return "plain"
+    return PLAIN
