@@ -5,6 +5,7 @@
 
 Routes:
     POST /v1/chat/completions, /chat/completions   GLM models: translated; others: relayed
+    POST /v1/responses, GET /v1/responses/{id}     the Responses front (fronts/openai_responses)
     ANY  /v1/...                                   relayed to the backend unchanged
     GET  /health                                   answers without the backend (and without a key)
     GET  /health/ready                             asks the backend for its model list
@@ -49,6 +50,7 @@ from glm_proxy.errors import (
     hidden_forms,
     hide_keys,
 )
+from glm_proxy.fronts.openai_responses.route import RESPONSES_PATH, ResponsesRoutes
 from glm_proxy.middleware import RECORD, RequestMiddleware, internal_error
 from glm_proxy.shutdown import Drain
 from glm_proxy.stream_translator import StreamTranslator
@@ -102,6 +104,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.chat = RequestMiddleware(partial(_answer, proxy.chat_completions), settings, drain)
     for path in CHAT_PATHS:
         app.add_route(path, proxy.chat_completions, methods=["POST"])
+    responses = ResponsesRoutes(proxy, settings)
+    app.add_route(RESPONSES_PATH, responses.create, methods=["POST"])
+    app.add_route(RESPONSES_PATH + "/{response_id}", responses.retrieve, methods=["GET"])
     app.add_route("/health", proxy.health, methods=["GET"])
     app.add_route("/health/ready", proxy.ready, methods=["GET"])
     app.add_route("/v1/{path:path}", proxy.relay, methods=RELAY_METHODS)
