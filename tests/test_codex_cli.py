@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import RunningProxy
-from scripted_backend import Script, ScriptedBackend
+from support.scripted_backend import Script, ScriptedBackend
 
 ROOT = Path(__file__).resolve().parent.parent
 CODEX = ROOT / "clients" / "node_modules" / ".bin" / "codex"

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from conftest import RunningProxy, start_proxy
-from faulty_backend import (
+from support.faulty_backend import (
     GOOD_TEXT,
     LAST_CHUNK,
     FaultyBackend,
@@ -24,9 +24,9 @@ from faulty_backend import (
     head,
     sse,
 )
-from resources import HTTP, nothing_left_behind
-from responses_wirecheck import check_responses_stream
-from scripted_backend import Script, ScriptedBackend
+from support.resources import HTTP, nothing_left_behind
+from support.responses_wirecheck import check_responses_stream
+from support.scripted_backend import Script, ScriptedBackend
 
 TIMEOUT = "0.5"
 TOOLS = [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]

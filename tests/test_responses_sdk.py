@@ -13,8 +13,8 @@ import openai
 import pytest
 
 from conftest import RunningProxy
-from responses_wirecheck import check_responses_stream
-from scripted_backend import Script, ScriptedBackend
+from support.responses_wirecheck import check_responses_stream
+from support.scripted_backend import Script, ScriptedBackend
 
 WEATHER = {
     "type": "function",

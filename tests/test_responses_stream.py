@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from glm_cases import CASES, TOOLS, Case
 from glm_proxy.conversion.plan import Plan, plan_for
 from glm_proxy.errors import BackendBadResponse
 from glm_proxy.fronts.openai_responses.render import ResponseMeta, render_response
 from glm_proxy.fronts.openai_responses.stream import ResponsesStream
 from glm_proxy.fronts.openai_responses.tools import ToolNames
-from responses_wirecheck import check_responses_stream
+from support.glm_cases import CASES, TOOLS, Case
+from support.responses_wirecheck import check_responses_stream
 
 USAGE = {"prompt_tokens": 5, "completion_tokens": 9, "total_tokens": 14}
 

@@ -1,1 +1,1 @@
-"""The fronts: each speaks one client API and maps it onto the backend's chat completions."""
+"""The fronts: each API that clients speak, over one conversion core."""

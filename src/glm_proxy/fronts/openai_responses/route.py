@@ -2,7 +2,7 @@
 
 ``POST /v1/responses`` maps the request onto a chat-completions body (``request``), sends it to
 the backend, and answers with the whole response (``render``) or its event stream (``stream``,
-driven by ``streaming.front_stream``). Finished responses go to the in-memory ``store`` unless
+driven by ``fronts._http.front_stream``). Finished responses go to the in-memory ``store`` unless
 the request said ``store: false``; ``GET /v1/responses/{id}`` returns a stored one.
 """
 
@@ -11,27 +11,30 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from glm_proxy.access_log import RequestRecord
-from glm_proxy.chat_request import check_body_headers
+from glm_proxy.access_log import RECORD, RequestRecord
+from glm_proxy.backend.client import Upstream
 from glm_proxy.config import Settings
 from glm_proxy.conversion.plan import Plan, plan_for
 from glm_proxy.errors import BackendBadResponse, BadRequest, json_kind
+from glm_proxy.fronts._http import (
+    SSE_HEADERS,
+    UpstreamStreamResponse,
+    front_stream,
+    read_body,
+    whole_completion,
+)
+from glm_proxy.fronts.openai_chat.request import check_body_headers
 from glm_proxy.fronts.openai_responses.errors import ResponseNotFound
 from glm_proxy.fronts.openai_responses.render import ResponseMeta, render_response
 from glm_proxy.fronts.openai_responses.request import MappedRequest, map_request
 from glm_proxy.fronts.openai_responses.store import ResponseStore
 from glm_proxy.fronts.openai_responses.stream import ResponsesStream
-from glm_proxy.middleware import RECORD
-from glm_proxy.streaming import SSE_HEADERS, UpstreamStreamResponse, front_stream
-
-if TYPE_CHECKING:
-    from glm_proxy.app import Proxy
 
 logger = logging.getLogger("glm_proxy.responses")
 
@@ -39,10 +42,10 @@ RESPONSES_PATH = "/v1/responses"
 
 
 class ResponsesRoutes:
-    """The handlers of the Responses front, sharing the proxy's upstream and one store."""
+    """The handlers of the Responses front, sharing the upstream session and one store."""
 
-    def __init__(self, proxy: Proxy, settings: Settings) -> None:
-        self.proxy = proxy
+    def __init__(self, settings: Settings, upstream: Upstream) -> None:
+        self.upstream = upstream
         self.settings = settings
         self.store = ResponseStore(
             settings.responses_store_max,
@@ -51,10 +54,10 @@ class ResponsesRoutes:
         )
 
     async def create(self, request: Request) -> Response:
-        proxy, settings = self.proxy, self.settings
+        settings = self.settings
         record: RequestRecord = request.scope[RECORD]
         check_body_headers(request.scope["headers"])
-        data = parse_body(await proxy._read_body(request))
+        data = parse_body(await read_body(request, settings.max_body_size))
         model = data.get("model")
         if not isinstance(model, str) or not model:
             raise BadRequest("model must be a non-empty string", param="model")
@@ -64,7 +67,7 @@ class ResponsesRoutes:
         record.messages, record.tools = len(body["messages"]), len(body.get("tools", ()))
         plan = self._plan(body, model)
         meta = ResponseMeta.of(data, model)
-        upstream = proxy.upstream
+        upstream = self.upstream
         headers = upstream.headers(request.scope["headers"], "application/json")
         url = upstream.url("/chat/completions")
         response = await upstream.send("POST", url, headers, orjson.dumps(body))
@@ -86,7 +89,7 @@ class ResponsesRoutes:
                 headers=SSE_HEADERS,
                 media_type="text/event-stream",
             )
-        completion = proxy._completion(await upstream.read(response))
+        completion = whole_completion(await upstream.read(response), upstream)
         answer, record.tool_calls = render_response(completion, plan, meta, mapped.names)
         if keep:
             self._keep(answer, mapped)

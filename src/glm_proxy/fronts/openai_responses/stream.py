@@ -1,4 +1,4 @@
-"""The streamed Responses answer, event by event: pure, no I/O (``streaming.front_stream``
+"""The streamed Responses answer, event by event: pure, no I/O (``fronts._http.front_stream``
 drives it).
 
 Strategy: one ``ChoiceSession`` reads the first choice of each backend chunk (the Responses API
@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from glm_proxy.backend.chunks import choice_deltas, usage_of
+from glm_proxy.backend.sse import encode_named
 from glm_proxy.conversion.plan import Plan
 from glm_proxy.conversion.session import ChoiceSession
 from glm_proxy.errors import ProxyError
@@ -41,7 +42,6 @@ from glm_proxy.fronts.openai_responses.render import (
     responses_usage,
 )
 from glm_proxy.fronts.openai_responses.tools import ToolNames
-from glm_proxy.sse import encode_named
 
 
 class _Item:

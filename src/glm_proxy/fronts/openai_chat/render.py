@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from glm_proxy.backend.chunks import BACKEND_REASONING_FIELDS, backend_reasoning, text_of
+from glm_proxy.conversion.message import assemble_message
 from glm_proxy.conversion.plan import Plan
 from glm_proxy.conversion.session import ChoiceSession
-from glm_proxy.message import assemble_message
 
 
 def translate_completion(

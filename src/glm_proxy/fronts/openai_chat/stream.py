@@ -19,8 +19,8 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from glm_proxy.backend.chunk_template import PlainText, plain_text
 from glm_proxy.backend.chunks import text_of
-from glm_proxy.chunk_template import PlainText, plain_text
 from glm_proxy.conversion.plan import Plan
 from glm_proxy.conversion.session import ChoiceSession
 from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallStart
