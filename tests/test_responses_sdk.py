@@ -6,6 +6,7 @@ Every stream also passes the strict checker (responses_wirecheck)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -315,3 +316,18 @@ def test_bad_input_is_a_400_naming_the_field(
         client.responses.create(model="glm-4.5", input=[{"type": "message", "role": "x"}])  # type: ignore[list-item]
     assert isinstance(caught.value.body, dict)
     assert caught.value.body["param"] == "input[0].role"
+
+
+def test_model_aliases_name_the_backend_model_and_echo_the_clients(
+    make_proxy: Callable[..., RunningProxy], backend: ScriptedBackend
+) -> None:
+    # Codex asks for its own model names; MODEL_ALIASES sends them to the GLM the backend serves,
+    # and GLM handling follows that model (here GLM-4.7: the output starts inside the reasoning).
+    proxy = make_proxy(MODEL_ALIASES="gpt-*=glm-4.7")
+    backend.script(Script(content="Thinking.</think>Hi."))
+    with openai.OpenAI(base_url=proxy.base_url, api_key="x", max_retries=0) as client:
+        response = client.responses.create(model="gpt-5.5", input="x")
+    assert backend.requests[-1].json()["model"] == "glm-4.7"
+    assert response.model == "gpt-5.5"
+    assert response.output_text == "Hi."
+    assert response.output[0].type == "reasoning"

@@ -61,11 +61,12 @@ class ResponsesRoutes:
         model = data.get("model")
         if not isinstance(model, str) or not model:
             raise BadRequest("model must be a non-empty string", param="model")
-        mapped = map_request(data, settings.backend_model(model), self._history(data))
+        backend_model = settings.backend_model(model)
+        mapped = map_request(data, backend_model, self._history(data))
         body = mapped.body
         record.model, record.stream = model, mapped.stream
         record.messages, record.tools = len(body["messages"]), len(body.get("tools", ()))
-        plan = self._plan(body, model)
+        plan = self._plan(body, backend_model)
         meta = ResponseMeta.of(data, model)
         upstream = self.upstream
         headers = upstream.headers(request.scope["headers"], "application/json")
@@ -108,6 +109,8 @@ class ResponsesRoutes:
     # -- helpers ----------------------------------------------------------------------------
 
     def _plan(self, body: dict[str, Any], model: str) -> Plan:
+        """The plan for the backend ``model`` (MODEL_ALIASES applied: GLM handling follows the
+        model that writes the answer)."""
         settings = self.settings
         plan = plan_for(
             body,
