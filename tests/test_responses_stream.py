@@ -43,11 +43,19 @@ def chunks(text: str, size: int | None, finish: str) -> list[dict[str, Any]]:
     return out
 
 
-def streamed(plan: Plan, backend: list[dict[str, Any]], end: bool = True) -> bytes:
+def streamed(
+    plan: Plan, backend: list[dict[str, Any]], end: bool = True, read: int | None = None
+) -> bytes:
+    """The stream for the backend's chunks, fed one by one, or ``read`` at a time through
+    ``feed_many`` (as the loop does with the chunks of one read)."""
     stream = ResponsesStream(plan, ResponseMeta(model="glm-4.5"), ToolNames())
     out = stream.start()
-    for chunk in backend:
-        out += stream.feed(chunk)
+    if read is None:
+        for chunk in backend:
+            out += stream.feed(chunk)
+    else:
+        for start in range(0, len(backend), read):
+            out += stream.feed_many(backend[start : start + read])
     out += stream.end() if end else stream.fail(BackendBadResponse("cut", code="backend_error"))
     return b"".join(out)
 
@@ -88,6 +96,29 @@ def test_every_case_streamed_passes_the_checker(case: Case, size: int | None) ->
         return
     assert final["status"] == "completed"
     assert summary(final["output"]) == expected_summary(case)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+@pytest.mark.parametrize("read", [3, 1000])
+def test_feed_many_gives_the_same_items_as_feed(case: Case, read: int) -> None:
+    # The chunks of one read go through the parser in one piece: fewer, larger deltas, the
+    # same items, calls and status.
+    finish = "length" if case.cut_off else "stop"
+    backend = chunks(case.text, 1, finish)
+    one_by_one, _ = check_responses_stream(streamed(plan_of(case), backend))
+    together, events = check_responses_stream(streamed(plan_of(case), backend, read=read))
+    assert summary(together["output"]) == summary(one_by_one["output"])
+    assert together["status"] == one_by_one["status"]
+    assert [item["type"] for item in together["output"]] == [
+        item["type"] for item in one_by_one["output"]
+    ]
+
+
+def test_feed_many_reads_a_run_of_text_at_once() -> None:
+    backend = chunks("Hello there, world.", 1, "stop")
+    _, events = check_responses_stream(streamed(plan_of(CASES[0]), backend, read=1000))
+    deltas = [e["delta"] for e in events if e["type"] == "response.output_text.delta"]
+    assert deltas == ["Hello there, world."]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])

@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from glm_proxy.backend.chunk_template import plain_text
 from glm_proxy.backend.chunks import choice_deltas, usage_of
 from glm_proxy.backend.sse import encode_named
 from glm_proxy.conversion.plan import Plan
@@ -72,7 +73,6 @@ class ResponsesStream:
         self._calls: dict[int, _Item] = {}  # call index -> its item
         self._finish: str | None = None
         self._usage: dict[str, Any] | None = None
-        self._seen = False
         self.tool_calls = 0
         self.final: dict[str, Any] | None = None
         """The last response object sent (for the store), once the stream ended."""
@@ -97,7 +97,6 @@ class ResponsesStream:
         for delta in choice_deltas(chunk):
             if delta.index != 0:
                 continue
-            self._seen = True
             session = self._session
             if delta.content or delta.reasoning:
                 self._emit(session.read(delta.content, delta.reasoning), out)
@@ -106,6 +105,34 @@ class ResponsesStream:
             if delta.finish_reason is not None:
                 self._finish = delta.finish_reason
         return out
+
+    def feed_many(self, chunks: list[dict[str, Any]]) -> list[bytes]:
+        """The events for the chunks of one read of the backend: the same as ``feed`` on each,
+        but the text of a run of plain-text chunks of one kind goes through the parser at once
+        (fewer, larger deltas; most of a stream's chunks are such)."""
+        out: list[bytes] = []
+        run: list[str] = []
+        run_field = ""
+        for chunk in chunks:
+            found = plain_text(chunk)
+            if found is not None and found[0] == 0:
+                _, field, text = found
+                if run and field != run_field:
+                    self._read_run(run, run_field, out)
+                    run = []
+                run_field = field
+                run.append(text)
+                continue
+            if run:
+                self._read_run(run, run_field, out)
+                run = []
+            out += self.feed(chunk)
+        if run:
+            self._read_run(run, run_field, out)
+        return out
+
+    def _read_run(self, run: list[str], field: str, out: list[bytes]) -> None:
+        self._emit(self._session.read_text("".join(run), field != "content"), out)
 
     def end(self) -> list[bytes]:
         out: list[bytes] = []
