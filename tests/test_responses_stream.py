@@ -106,7 +106,7 @@ def test_feed_many_gives_the_same_items_as_feed(case: Case, read: int) -> None:
     finish = "length" if case.cut_off else "stop"
     backend = chunks(case.text, 1, finish)
     one_by_one, _ = check_responses_stream(streamed(plan_of(case), backend))
-    together, events = check_responses_stream(streamed(plan_of(case), backend, read=read))
+    together, _ = check_responses_stream(streamed(plan_of(case), backend, read=read))
     assert summary(together["output"]) == summary(one_by_one["output"])
     assert together["status"] == one_by_one["status"]
     assert [item["type"] for item in together["output"]] == [
