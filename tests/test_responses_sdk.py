@@ -331,3 +331,14 @@ def test_model_aliases_name_the_backend_model_and_echo_the_clients(
     assert response.model == "gpt-5.5"
     assert response.output_text == "Hi."
     assert response.output[0].type == "reasoning"
+
+
+def test_an_unnamed_models_dialect_is_detected(
+    client: openai.OpenAI, backend: ScriptedBackend
+) -> None:
+    # No setting names "local-model": its first tool-call opener picks the dialect (GLM here).
+    backend.script(Script(content=CALL))
+    response = client.responses.create(model="local-model", input="x", tools=[WEATHER])  # type: ignore[list-item]
+    call = response.output[-1]
+    assert call.type == "function_call"
+    assert json.loads(call.arguments) == {"location": "Seoul", "days": 3}

@@ -21,6 +21,7 @@ from glm_proxy.access_log import RECORD, RequestRecord
 from glm_proxy.backend.client import Upstream
 from glm_proxy.config import Settings
 from glm_proxy.conversion.plan import Plan, plan_for
+from glm_proxy.dialects import AUTO
 from glm_proxy.errors import BackendBadResponse, BadRequest, json_kind
 from glm_proxy.fronts._http import (
     SSE_HEADERS,
@@ -109,19 +110,28 @@ class ResponsesRoutes:
     # -- helpers ----------------------------------------------------------------------------
 
     def _plan(self, body: dict[str, Any], model: str) -> Plan:
-        """The plan for the backend ``model`` (MODEL_ALIASES applied: GLM handling follows the
-        model that writes the answer)."""
+        """The plan for the backend ``model`` (MODEL_ALIASES applied: the dialect is that of the
+        model that writes the answer): GLM_MODELS, then DIALECT_MODELS, else detected from the
+        output when the request offers tools, as in the chat front."""
         settings = self.settings
+        dialect = settings.dialect_for(model)
+        if dialect is None and settings.detect_dialect and body.get("tools"):
+            dialect = AUTO
         plan = plan_for(
             body,
-            starts_in_reasoning=settings.starts_in_reasoning(model),
+            starts_in_reasoning=(
+                settings.starts_in_reasoning(model)
+                if dialect == "glm"
+                else settings.thinking_start is True
+            ),
             max_buffer=settings.parser_max_buffer,
+            dialect=dialect or "glm",
         )
-        if settings.is_glm(model):
+        if dialect is not None:
             return plan
-        # Another model writes no GLM markup: its text passes as it is (calls the backend
-        # parsed itself still become function calls).
-        parser = dataclasses.replace(plan.parser, parse_tool_calls=False, starts_in_reasoning=False)
+        # No dialect: the model's text passes as it is (calls the backend parsed itself still
+        # become function calls).
+        parser = dataclasses.replace(plan.parser, parse_tool_calls=False)
         return dataclasses.replace(plan, parser=parser)
 
     def _history(self, data: dict[str, Any]) -> list[Any] | None:
