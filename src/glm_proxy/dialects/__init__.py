@@ -98,3 +98,14 @@ def _load_builtin() -> None:
     from glm_proxy.dialects.glm.parser import GlmParser
 
     register("glm", GlmParser)
+    _load_json_dialects()
+
+
+def _load_json_dialects() -> None:
+    from glm_proxy.dialects.deepseek.parser import DeepSeekParser
+    from glm_proxy.dialects.hermes.parser import HermesParser
+    from glm_proxy.dialects.kimi_k2.parser import KimiK2Parser
+
+    register("hermes", HermesParser)
+    register("kimi_k2", KimiK2Parser)
+    register("deepseek", DeepSeekParser)
