@@ -9,7 +9,6 @@ the request said ``store: false``; ``GET /v1/responses/{id}`` returns a stored o
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -36,8 +35,6 @@ from glm_proxy.fronts.openai_responses.render import ResponseMeta, render_respon
 from glm_proxy.fronts.openai_responses.request import MappedRequest, map_request
 from glm_proxy.fronts.openai_responses.store import ResponseStore
 from glm_proxy.fronts.openai_responses.stream import ResponsesStream
-
-logger = logging.getLogger("glm_proxy.responses")
 
 RESPONSES_PATH = "/v1/responses"
 
