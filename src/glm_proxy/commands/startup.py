@@ -42,6 +42,9 @@ _SETTING_HELP = {
     "REASONING_FIELD": "the message field that carries the reasoning",
     "MAX_BODY_SIZE": "largest request body accepted (suffixes K, M, G)",
     "PARSER_MAX_BUFFER": "most characters the parser holds back while deciding on markup",
+    "RESPONSES_STORE_MAX": "finished /v1/responses answers kept for previous_response_id (0: none)",
+    "RESPONSES_STORE_MAX_AGE": "seconds a kept /v1/responses answer lives",
+    "RESPONSES_STORE_MAX_BYTES": "bytes the kept /v1/responses answers may hold together",
     "MODEL_ALIASES": "client model names the backend knows by another: claude-*=glm-4.5-air",
 }
 
@@ -54,9 +57,9 @@ def settings_epilog() -> str:
     ]
     for name, default in DEFAULTS.items():
         shown = default or "unset"
-        if name in ("MAX_BODY_SIZE", "PARSER_MAX_BUFFER"):
+        if name in ("MAX_BODY_SIZE", "PARSER_MAX_BUFFER", "RESPONSES_STORE_MAX_BYTES"):
             shown = f"{int(default) >> 20}M"
-        lines.append(f"  {name:<19} {_SETTING_HELP.get(name, 'see .env.example')} [{shown}]")
+        lines.append(f"  {name:<25} {_SETTING_HELP.get(name, 'see .env.example')} [{shown}]")
     return "\n".join(lines)
 
 
