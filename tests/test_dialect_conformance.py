@@ -64,6 +64,32 @@ DIALECTS = [
             "</think>",
         ),
     ),
+    Dialect(
+        "qwen3_coder",
+        (
+            "<tool_call>",
+            "</tool_call>",
+            "<function=",
+            "</function>",
+            "<parameter=",
+            "</parameter>",
+            "<think>",
+            "</think>",
+        ),
+    ),
+    Dialect(
+        "minimax",
+        (
+            "<minimax:tool_call>",
+            "</minimax:tool_call>",
+            "<invoke name=",
+            "</invoke>",
+            "<parameter name=",
+            "</parameter>",
+            "<think>",
+            "</think>",
+        ),
+    ),
 ]
 IDS = [dialect.name for dialect in DIALECTS]
 
