@@ -581,7 +581,7 @@ class _Machine:
             self._text(raw)
             return
         self._reasoning = self._channel
-        self._add(Content, raw)
+        self._add(Content, self._saved_ws[0] + raw)  # with the line break that led to it
         self._after_tag = False
 
 
