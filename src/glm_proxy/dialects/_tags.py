@@ -8,7 +8,7 @@ and one set lookup per ``<``.
 Some tags carry a name: Qwen3-Coder's ``<function=NAME>`` and ``<parameter=NAME>``, MiniMax's
 ``<invoke name="NAME">``. ``Tags`` takes their fixed beginnings as ``named`` openers: the text
 from a ``<`` to the next ``>`` is such a tag when it starts with one of them and its name holds
-no ``<`` and no line break (the same one ``find`` per ``<``, over a longer window).
+no ``<`` and no whitespace (the same one ``find`` per ``<``, over a longer window).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Final
 
 from glm_proxy.dialects._typing import dump_json
 
+_SPACE = re.compile(r"\s")
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f\u2028\u2029]')
 
 
@@ -44,7 +45,7 @@ class Tags:
     tags that may still be completed by the next piece; ``window`` is the longest tag's length:
     how far ``scan`` looks from each ``<``. ``named`` are the beginnings of tags that carry a
     name (``<parameter=``): such a tag is the beginning, a name of at most ``NAME_LIMIT``
-    characters without ``<`` or a line break, and ``>``.
+    characters without ``<`` or whitespace, and ``>``.
     """
 
     __slots__ = ("complete", "named", "prefixes", "window")
@@ -105,6 +106,5 @@ def _opens_named(text: str, tags: Tags, name_end: int) -> bool:
     return (
         name_end - start <= NAME_LIMIT
         and text.find("<", start, name_end) < 0
-        and text.find("\n", start, name_end) < 0
-        and text.find("\r", start, name_end) < 0
+        and _SPACE.search(text, start, name_end) is None
     )
