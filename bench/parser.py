@@ -2,7 +2,8 @@
 
 For each size and shape it prints the time per delta and the growth factor per 10x of size
 (the time ratio between two sizes, scaled to a 10x step: linear parsing gives ~10x). Figures
-are medians of several runs on this machine.
+are medians of several runs on this machine. A second table gives a row per dialect: 10 calls
+written as that dialect's chat template writes them, 1 MB, and the growth from 100 KB.
 
     uv run python -m bench.parser [--repeat 5] [--delta 4] [--out FILE]
 """
@@ -10,6 +11,7 @@ are medians of several runs on this machine.
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import statistics
 import time
@@ -65,9 +67,28 @@ SHAPES: dict[str, Callable[[int], str]] = {
 }
 
 
-def time_parse(text: str, delta: int, tools: list[dict[str, Any]]) -> float:
+DIALECTS = ("glm", "qwen3_coder", "minimax")
+"""The dialects of the second table (each has ``glm_proxy.dialects.NAME.render``)."""
+
+
+def dialect_output(dialect: str, size: int, calls: int = 10) -> str:
+    """``calls`` calls to ``write_file`` whose contents fill the output up to ``size``."""
+    render = importlib.import_module(f"glm_proxy.dialects.{dialect}.render").render_output
+    each = max(1, size // calls - 60)
+    return str(
+        render(
+            "Writing the files now.",
+            [
+                ("write_file", {"path": f"f{i}.txt", "content": filler(each), "n": i})
+                for i in range(calls)
+            ],
+        )
+    )
+
+
+def time_parse(text: str, delta: int, tools: list[dict[str, Any]], dialect: str = "glm") -> float:
     pieces = [text[i : i + delta] for i in range(0, len(text), delta)]
-    parser = create_parser(ParserOptions(tools=tools))
+    parser = create_parser(ParserOptions(tools=tools), dialect)
     feed = parser.feed
     start = time.perf_counter()
     for piece in pieces:
@@ -99,6 +120,27 @@ def run(repeat: int, delta: int) -> list[str]:
                 f"| {seconds / deltas * 1e6:.2f} | {growth} |"
             )
             previous = (len(text), seconds)
+    lines += [
+        "",
+        f"Per dialect: 10 calls as the dialect writes them, {delta}-character deltas",
+        "",
+        "| dialect | size | total (ms) | per delta (us) | growth per 10x |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for dialect in DIALECTS:
+        timed = []
+        for size in SIZES[1:]:
+            text = dialect_output(dialect, size)
+            median = statistics.median(
+                time_parse(text, delta, tools, dialect) for _ in range(repeat)
+            )
+            timed.append((len(text), median))
+        (small, small_s), (large, large_s) = timed
+        growth = (large_s / small_s) ** (1 / math.log10(large / small))
+        lines.append(
+            f"| {dialect} | {large / 1000:,.0f} KB | {large_s * 1000:,.1f} "
+            f"| {large_s / -(-large // delta) * 1e6:.2f} | {growth:.1f}x |"
+        )
     return lines
 
 
