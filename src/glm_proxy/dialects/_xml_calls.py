@@ -99,7 +99,7 @@ class _Prepared:
         self.value = Tags(m.param_close, m.call_close, m.section_close, named=(m.param_prefix,))
         # what may follow a closer read inside a value, for it to be one
         self.follows: dict[str, tuple[str, ...]] = {
-            m.param_close: (m.call_close, m.section_close, m.section_open),
+            m.param_close: (m.param_close, m.call_close, m.section_close, m.section_open),
             m.call_close: (m.section_close, m.section_open),
             m.section_close: (m.section_open,),
         }
@@ -161,6 +161,7 @@ class _Machine:
         self._index = -1
         self._args: CallArguments | None = None
         self._junk: list[str] = []  # text in a call that belongs to no parameter
+        self._gap: list[str] = []  # text read since the call's last tag
         self._seen: set[str] = set()
         self._key: str | None = None
         self._lead = False  # the value's first line break may still come
@@ -389,7 +390,7 @@ class _Machine:
         self._state = ARGS
         self._name = name
         self._args = None
-        self._junk = []
+        self._junk, self._gap = [], []
         self._seen = set()
         self._key = None
 
@@ -422,11 +423,15 @@ class _Machine:
 
     def _in_args(self, data: str, pos: int) -> int:
         i, tag = scan(data, pos, self._p.inner)
-        piece = data[pos:i]
-        if piece and not piece.isspace():
-            self._junk.append(piece.strip())
+        if i > pos:
+            self._gap.append(data[pos:i])
         if tag is None:
             return self._hold(data, i)
+        if self._gap:  # text between two tags of the call, whitespace around it the format's
+            gap = "".join(self._gap).strip()
+            self._gap = []
+            if gap:
+                self._junk.append(gap)
         end = i + len(tag)
         m = self._m
         if tag.startswith(m.param_prefix):
@@ -572,7 +577,7 @@ class _Machine:
         started = self._args is not None
         self._raw = None
         self._args = None
-        self._junk, self._closing = [], []
+        self._junk, self._gap, self._closing = [], [], []
         self._state = TEXT
         self._in_section = False
         if not started:
