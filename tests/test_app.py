@@ -17,10 +17,10 @@ import orjson
 import pytest
 
 from conftest import RunningProxy, start_proxy
-from glm_proxy.app import GC_YOUNGEST_EVERY, create_app
 from glm_proxy.config import load_settings
-from scripted_backend import Script, ScriptedBackend
-from wirecheck import accumulate_choices, check_sse_bytes, check_stream
+from glm_proxy.server.app import GC_YOUNGEST_EVERY, create_app
+from support.scripted_backend import Script, ScriptedBackend
+from support.wirecheck import accumulate_choices, check_sse_bytes, check_stream
 
 GLM_CALL = (
     "<tool_call>get_weather\n<arg_key>location</arg_key>\n<arg_value>Seoul</arg_value>\n"
@@ -556,7 +556,7 @@ def test_an_unexpected_failure_is_an_openai_shaped_500_without_a_traceback(
     def broken(body: bytes) -> dict[str, object]:
         raise RuntimeError("a bug in glm-proxy")
 
-    monkeypatch.setattr("glm_proxy.app.parse_chat_request", broken)
+    monkeypatch.setattr("glm_proxy.fronts.openai_chat.route.parse_chat_request", broken)
     caplog.set_level(logging.CRITICAL, logger="uvicorn.error")  # it logs the traceback itself
     response = post_chat(proxy, CHAT)
     assert response.status_code == 500
@@ -573,7 +573,7 @@ def test_fastapi_validation_errors_are_openai_shaped_400s() -> None:
     from starlette.requests import Request
 
     from glm_proxy.access_log import RequestRecord
-    from glm_proxy.app import RECORD, _validation_error
+    from glm_proxy.server.app import RECORD, _validation_error
 
     record = RequestRecord("POST", "/x")
     request = Request(

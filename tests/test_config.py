@@ -38,6 +38,7 @@ def test_every_setting_is_read_from_the_environment() -> None:
         "PROXY_API_KEY": " sk-one , sk-two,",
         "ALLOW_REMOTE": "yes",
         "SHUTDOWN_GRACE": "2.5",
+        "MODEL_ALIASES": "Claude-* = glm-4.5-air, gpt-5*=GLM-4.7",
     }
     assert set(env) == set(DEFAULTS)
     settings = load_settings(env)
@@ -53,6 +54,7 @@ def test_every_setting_is_read_from_the_environment() -> None:
     assert settings.proxy_api_keys == ("sk-one", "sk-two")
     assert settings.allow_remote is True
     assert settings.shutdown_grace == 2.5
+    assert settings.model_aliases == (("claude-*", "glm-4.5-air"), ("gpt-5*", "GLM-4.7"))
 
 
 def test_overrides_win_over_the_environment_and_none_means_not_given() -> None:
@@ -88,6 +90,8 @@ def test_an_empty_api_key_means_none() -> None:
         ("ALLOW_REMOTE", "sometimes", "true or false"),
         ("SHUTDOWN_GRACE", "-1", "a number of seconds, 0 or more"),
         ("SHUTDOWN_GRACE", "later", "a number of seconds, 0 or more"),
+        ("MODEL_ALIASES", "claude-*", "comma-separated PATTERN=MODEL pairs"),
+        ("MODEL_ALIASES", "=glm-4.7", "comma-separated PATTERN=MODEL pairs"),
     ],
 )
 def test_a_bad_value_names_the_setting(name: str, value: str, expected: str) -> None:
@@ -182,10 +186,19 @@ def test_settings_survive_a_round_trip_through_the_environment() -> None:
             "PROXY_API_KEY": "k1,k2",
             "ALLOW_REMOTE": "true",
             "SHUTDOWN_GRACE": "0.5",
+            "MODEL_ALIASES": "claude-*=glm-4.5-air,*=glm-4.7",
         }
     )
     assert load_settings(settings_to_env(settings)) == settings
     assert load_settings(settings_to_env(Settings())) == Settings()
+
+
+def test_model_aliases_map_client_models_to_backend_models_first_match_wins() -> None:
+    settings = load_settings({"MODEL_ALIASES": "claude-*haiku*=glm-4.5-air,claude-*=glm-4.7"})
+    assert settings.backend_model("claude-3-5-haiku-20241022") == "glm-4.5-air"
+    assert settings.backend_model("Claude-Sonnet-4-5") == "glm-4.7"
+    assert settings.backend_model("glm-4.6") == "glm-4.6"  # no pattern: the client's name
+    assert load_settings({}).backend_model("claude-sonnet-4-5") == "claude-sonnet-4-5"
 
 
 def test_public_base_url_hides_credentials() -> None:

@@ -10,7 +10,7 @@ import pytest
 from glm_proxy.conversion.plan import plan_for, thinking_disabled
 from glm_proxy.conversion.session import ChoiceSession
 from glm_proxy.events import Content, Reasoning, ToolCallArgs, ToolCallEnd, ToolCallStart
-from parsing import counting_ids, merged
+from support.parsing import counting_ids, merged
 
 TOOLS = [
     {"type": "function", "function": {"name": "a", "parameters": {"properties": {}}}},

@@ -14,13 +14,13 @@ import aiohttp
 import orjson
 import pytest
 
+from glm_proxy.conversion.message import assemble_message, parse_message
 from glm_proxy.dialects import ParserOptions, create_parser
 from glm_proxy.events import Event
-from glm_proxy.message import assemble_message, parse_message
 from glm_proxy.mock import derive_arguments, plan_calls
 from glm_proxy.mock.server import start_mock_backend
+from support.wirecheck import check_sse_bytes
 from test_mock_schema_values import EVERY_TYPE, EVERY_TYPE_MESSAGE, WEATHER
-from wirecheck import check_sse_bytes
 
 WEATHER_TOOL = {
     "type": "function",

@@ -3,9 +3,9 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from glm_proxy.backend.client import Upstream
 from glm_proxy.config import load_settings
 from glm_proxy.errors import BackendBadResponse, BackendTimeout, BackendUnreachable
-from glm_proxy.upstream import Upstream
 
 CLIENT_HEADERS = [
     (b"host", b"127.0.0.1:8082"),

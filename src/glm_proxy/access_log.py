@@ -38,6 +38,9 @@ from glm_proxy.ids import random_hex
 
 logger = logging.getLogger("glm_proxy.access")
 
+RECORD = "glm_proxy.record"
+"""Key of the request's ``RequestRecord`` in the ASGI scope."""
+
 current_request_id: ContextVar[str] = ContextVar("glm_proxy_request_id", default="")
 """The id of the request whose task is running ("" outside requests)."""
 

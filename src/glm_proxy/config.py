@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -31,6 +32,7 @@ DEFAULTS: dict[str, str] = {
     "PROXY_API_KEY": "",
     "ALLOW_REMOTE": "false",
     "SHUTDOWN_GRACE": "10",
+    "MODEL_ALIASES": "",
 }
 """Every setting the proxy reads, with its default as it would be written in ``.env``."""
 
@@ -72,6 +74,15 @@ class Settings:
     """Serve clients on other machines without ``proxy_api_keys`` (the Docker image sets it)."""
     shutdown_grace: float = 10.0
     """Seconds that requests in flight get to finish after SIGTERM/SIGINT."""
+    model_aliases: tuple[tuple[str, str], ...] = ()
+    """(pattern, backend model) pairs: a client model matching a pattern (``*`` wildcards,
+    any case) is sent to the backend as that model; the first match wins."""
+
+    def backend_model(self, model: str) -> str:
+        """The model the backend is asked for when a client asks for ``model``."""
+        if self.model_aliases:
+            return _alias(model, self.model_aliases)
+        return model
 
     def is_glm(self, model: str) -> bool:
         """Whether requests for ``model`` get GLM handling (case-insensitive substring match)."""
@@ -116,6 +127,7 @@ def load_settings(
         proxy_api_keys=_client_keys(values, "PROXY_API_KEY"),
         allow_remote=_boolean(values, "ALLOW_REMOTE"),
         shutdown_grace=_seconds(values, "SHUTDOWN_GRACE", allow_zero=True),
+        model_aliases=_aliases(values, "MODEL_ALIASES"),
     )
 
 
@@ -137,6 +149,7 @@ def settings_to_env(settings: Settings) -> dict[str, str]:
         "PROXY_API_KEY": ",".join(settings.proxy_api_keys),
         "ALLOW_REMOTE": "true" if settings.allow_remote else "false",
         "SHUTDOWN_GRACE": repr(settings.shutdown_grace),
+        "MODEL_ALIASES": ",".join(f"{p}={m}" for p, m in settings.model_aliases),
     }
 
 
@@ -146,6 +159,15 @@ def _matches(model: str, patterns: tuple[str, ...]) -> bool:
         return True
     lowered = model.lower()
     return any(pattern in lowered for pattern in patterns)
+
+
+@lru_cache(maxsize=1024)
+def _alias(model: str, aliases: tuple[tuple[str, str], ...]) -> str:
+    lowered = model.lower()
+    for pattern, target in aliases:
+        if fnmatchcase(lowered, pattern):
+            return target
+    return model
 
 
 @lru_cache(maxsize=1024)
@@ -227,6 +249,18 @@ def _patterns(values: Mapping[str, str], name: str) -> tuple[str, ...]:
     if not patterns:
         raise _bad(name, values, 'comma-separated parts of model names (such as "glm"), or "*"')
     return ("*",) if "*" in patterns else patterns
+
+
+def _aliases(values: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
+    pairs: list[tuple[str, str]] = []
+    for part in values[name].split(","):
+        if not part.strip():
+            continue
+        pattern, equals, target = part.partition("=")
+        if not equals or not pattern.strip() or not target.strip():
+            raise _bad(name, values, "comma-separated PATTERN=MODEL pairs (claude-*=glm-4.5-air)")
+        pairs.append((pattern.strip().lower(), target.strip()))
+    return tuple(pairs)
 
 
 def _tristate(values: Mapping[str, str], name: str) -> bool | None:

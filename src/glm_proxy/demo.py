@@ -85,9 +85,9 @@ class DemoServers:
     async def _serve(self) -> None:
         import uvicorn
 
-        from glm_proxy.app import create_app
         from glm_proxy.config import Settings
         from glm_proxy.mock.server import start_mock_backend
+        from glm_proxy.server.app import create_app
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()

@@ -52,10 +52,10 @@ def read_tools(path: str) -> list[Mapping[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from glm_proxy.conversion.message import parse_message
     from glm_proxy.conversion.plan import Plan
     from glm_proxy.dialects import ParserOptions
-    from glm_proxy.message import parse_message
-    from glm_proxy.stream_translator import StreamTranslator
+    from glm_proxy.fronts.openai_chat.stream import StreamTranslator
 
     try:
         tools = read_tools(args.tools) if args.tools else []

@@ -6,7 +6,7 @@ names the setting, and exit code 2; so does a HOST other machines can reach whil
 PROXY_API_KEY nor ALLOW_REMOTE (``--allow-remote``) is set.
 
 SIGTERM stops the proxy like Ctrl-C: requests in flight get SHUTDOWN_GRACE seconds
-(``glm_proxy.shutdown``), and the exit code is 0.
+(``glm_proxy.server.shutdown``), and the exit code is 0.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from glm_proxy.auth import exposure_problem
     from glm_proxy.config import SettingsError, load_settings
+    from glm_proxy.server.auth import exposure_problem
 
     overrides = {
         "HOST": args.host,
@@ -104,8 +104,8 @@ def serve(settings: Settings, *, reload: bool = False, workers: int | None = Non
     import uvicorn
 
     from glm_proxy.access_log import configure_logging
-    from glm_proxy.app import create_app
     from glm_proxy.config import settings_to_env
+    from glm_proxy.server.app import create_app
 
     configure_logging(settings.log_level, hidden=_hidden(settings))
     options: dict[str, Any] = {
@@ -147,8 +147,8 @@ def environment_app(env: Mapping[str, str] | None = None) -> FastAPI:
     import logging
 
     from glm_proxy.access_log import configure_logging
-    from glm_proxy.app import create_app
     from glm_proxy.config import SettingsError, load_settings
+    from glm_proxy.server.app import create_app
 
     try:
         settings = load_settings(read_environment() if env is None else env)

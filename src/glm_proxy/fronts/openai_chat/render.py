@@ -8,15 +8,12 @@ the same events, so a stream accumulated by a client equals the non-streamed ans
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+from glm_proxy.backend.chunks import BACKEND_REASONING_FIELDS, backend_reasoning, text_of
+from glm_proxy.conversion.message import assemble_message
 from glm_proxy.conversion.plan import Plan
 from glm_proxy.conversion.session import ChoiceSession
-from glm_proxy.message import assemble_message
-
-BACKEND_REASONING_FIELDS = ("reasoning_content", "reasoning")
-"""Where backends that split reasoning off put it in a message or a delta."""
 
 
 def translate_completion(
@@ -43,8 +40,8 @@ def _translate_choice(choice: Any, plan: Plan, reasoning_field: str) -> tuple[An
     message = choice.get("message") if isinstance(choice, dict) else None
     if not isinstance(message, dict):
         return choice, 0
-    text = _text_of(message.get("content"))
-    reasoning = _backend_reasoning(message)
+    text = text_of(message.get("content"))
+    reasoning = backend_reasoning(message)
     if text is None or (
         reasoning is None and any(message.get(k) for k in BACKEND_REASONING_FIELDS)
     ):
@@ -66,28 +63,3 @@ def _translate_choice(choice: Any, plan: Plan, reasoning_field: str) -> tuple[An
     if finish is not None:
         new_choice["finish_reason"] = finish
     return new_choice, session.ended
-
-
-def _text_of(content: Any) -> str | None:
-    """The text to parse: the string, ``""`` for null, the joined text of text parts.
-
-    ``None`` when the content has any other shape (the message is then left as it is).
-    """
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list) and all(
-        isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
-        for part in content
-    ):
-        return "".join(part["text"] for part in content)
-    return None
-
-
-def _backend_reasoning(message: Mapping[str, Any]) -> str | None:
-    for key in BACKEND_REASONING_FIELDS:
-        value = message.get(key)
-        if isinstance(value, str) and value:
-            return value
-    return None

@@ -11,7 +11,7 @@ For each request, in order:
    missing or wrong key (every route but ``/health``), and the key headers are dropped so that
    they never reach the backend;
 4. the last resort: an exception no handler answered becomes an OpenAI-shaped 500 (with the
-   id), and a request that shutdown cut off (see ``glm_proxy.shutdown``) ends with an error
+   id), and a request that shutdown cut off (see ``glm_proxy.server.shutdown``) ends with an error
    event if its event stream had started, else with a 503.
 """
 
@@ -23,17 +23,21 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from glm_proxy.access_log import RequestRecord, current_request_id, log_request, request_id_from
-from glm_proxy.auth import CLIENT_KEY_HEADERS, ClientKeys, is_loopback, presented_key
+from glm_proxy.access_log import (
+    RECORD,
+    RequestRecord,
+    current_request_id,
+    log_request,
+    request_id_from,
+)
+from glm_proxy.backend.sse import encode_error
 from glm_proxy.config import Settings
 from glm_proxy.errors import Forbidden, ProxyError, ShuttingDown, Unauthorized
-from glm_proxy.shutdown import Drain
-from glm_proxy.sse import encode_error
+from glm_proxy.server.auth import CLIENT_KEY_HEADERS, ClientKeys, is_loopback, presented_key
+from glm_proxy.server.shutdown import Drain
 
 logger = logging.getLogger("glm_proxy.app")
 
-RECORD = "glm_proxy.record"
-"""Key of the request's ``RequestRecord`` in the ASGI scope."""
 OPEN_PATHS = frozenset({"/health"})
 """Routes that answer without a key (load balancers and health checks have none)."""
 

@@ -19,7 +19,8 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from glm_proxy.chunk_template import PlainText, plain_text
+from glm_proxy.backend.chunk_template import PlainText, plain_text
+from glm_proxy.backend.chunks import text_of
 from glm_proxy.conversion.plan import Plan
 from glm_proxy.conversion.session import ChoiceSession
 from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallStart
@@ -278,7 +279,7 @@ class StreamTranslator:
         content = delta.get("content")
         others = None if delta.keys() <= _DELTA_READ else _other_fields(delta)
         if content and not isinstance(content, str):
-            content = _text_parts(content)
+            content = text_of(content)
             if content is None:  # parts that are not all text: passed on as they are
                 others = {**(others or {}), "content": delta["content"]}
         events = state.session.read(
@@ -411,16 +412,6 @@ def _other_fields(delta: Mapping[str, Any]) -> dict[str, Any] | None:
     """The delta's fields that the translation does not read (and that are not null)."""
     others = {k: v for k, v in delta.items() if k not in _DELTA_READ and v is not None}
     return others or None
-
-
-def _text_parts(content: Any) -> str | None:
-    """The text of content given as a list of text parts; None for any other shape."""
-    if isinstance(content, list) and all(
-        isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
-        for part in content
-    ):
-        return "".join(part["text"] for part in content)
-    return None
 
 
 def _choice_extras(choice: Mapping[str, Any]) -> dict[str, Any] | None:

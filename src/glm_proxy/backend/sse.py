@@ -238,6 +238,12 @@ def encode_event(payload: bytes) -> bytes:
     return b"data: " + payload + b"\n\n"
 
 
+def encode_named(event: str, payload: bytes) -> bytes:
+    """One named event (``event:`` line, then ``data:``), as the Anthropic and Responses
+    streams send them."""
+    return b"event: " + event.encode() + b"\ndata: " + payload + b"\n\n"
+
+
 def encode_error(
     message: str,
     type: str = "upstream_error",

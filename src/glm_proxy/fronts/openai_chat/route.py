@@ -1,96 +1,112 @@
-"""Streamed responses: the translated GLM stream, the raw relay, and the response that owns them.
+"""The OpenAI chat-completions route: GLM answers converted, streamed and not; others relayed.
 
-Both generators read the backend's response as bytes arrive and yield what the client gets.
-``translated_stream`` decodes SSE, translates each chunk and re-encodes it; all chunks from
-one read of the backend go out in one write. ``relayed_stream`` passes bytes through untouched.
+The hot path stays lean: the raw body is parsed once with orjson, checked by hand
+(``request``), and the original bytes go to the backend unchanged.
 
-Once the status line has gone out, a failure cannot change the status: it ends the stream with
-an OpenAI error event (``data: {"error": ...}``) and is recorded for the access log.
-
-``UpstreamStreamResponse`` closes the backend response whatever happens: after the last byte,
-when the client disconnects (Starlette cancels the stream at once, so a stalled backend is not
-waited for), or when the stream never started.
+The translated stream: ``translated_stream`` decodes SSE, translates each chunk and re-encodes
+it; all chunks from one read of the backend go out in one write. Once the status line has gone
+out, a failure cannot change the status: it ends the stream with an OpenAI error event
+(``data: {"error": ...}``) and is recorded for the access log.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 import aiohttp
 import orjson
-from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.requests import Request
+from starlette.responses import Response
 
-from glm_proxy.access_log import RequestRecord
-from glm_proxy.chunk_template import PlainChunkTemplate, PlainText
+from glm_proxy.access_log import RECORD, RequestRecord
+from glm_proxy.backend.chunk_template import PlainChunkTemplate, PlainText
+from glm_proxy.backend.chunks import chunk_problem, load_chunk, show_payload
+from glm_proxy.backend.client import Upstream
+from glm_proxy.backend.sse import DONE, SSEDecoder, SSEError, encode_error, encode_event
+from glm_proxy.config import Settings
+from glm_proxy.conversion.plan import plan_for
 from glm_proxy.errors import BackendBadResponse, BackendError, hide_keys
-from glm_proxy.sse import DONE, SSEDecoder, SSEError, encode_error, encode_event
-from glm_proxy.stream_translator import StreamTranslator
-from glm_proxy.upstream import Upstream
+from glm_proxy.fronts._http import (
+    SSE_HEADERS,
+    UpstreamStreamResponse,
+    invalid_stream,
+    read_body,
+    relay_response,
+    whole_completion,
+)
+from glm_proxy.fronts.openai_chat.render import translate_completion
+from glm_proxy.fronts.openai_chat.request import check_body_headers, parse_chat_request
+from glm_proxy.fronts.openai_chat.stream import StreamTranslator
 
-logger = logging.getLogger("glm_proxy.stream")
+logger = logging.getLogger("glm_proxy.app")
 
-SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
-"""Extra headers of a translated stream: no caching, no buffering by nginx-style proxies."""
+CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
 
 
-class UpstreamStreamResponse(StreamingResponse):
-    """A streaming response whose body comes from a backend response it closes at the end."""
+class ChatRoute:
+    """``POST /v1/chat/completions``, sharing the settings and the upstream session."""
 
-    def __init__(
-        self,
-        content: AsyncGenerator[bytes, None],
-        *,
-        close_upstream: Callable[[], object],
-        status_code: int = 200,
-        headers: list[tuple[bytes, bytes]] | None = None,
-        media_type: str | None = None,
-    ):
-        super().__init__(content, status_code=status_code, media_type=media_type)
-        if headers:
-            self.raw_headers.extend(headers)
-        self._content = content
-        self._close_upstream = close_upstream
+    def __init__(self, settings: Settings, upstream: Upstream):
+        self.settings = settings
+        self.upstream = upstream
+        self.chat_url = upstream.url("/chat/completions")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Starlette's own loop runs each stream in an anyio task group; this one costs one
-        # task: a watcher that cancels the stream at once when the client goes away (the body
-        # has been read, so ``receive`` only has the disconnect left to say).
-        task = asyncio.current_task()
-        assert task is not None
-        state = {"gone": False, "done": False}
-
-        async def watch() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            if not state["done"]:
-                state["gone"] = True
-                task.cancel()
-
-        watcher = asyncio.create_task(watch())
-        try:
-            headers = self.raw_headers
-            await send(
-                {"type": "http.response.start", "status": self.status_code, "headers": headers}
+    async def handle(self, request: Request) -> Response:
+        record: RequestRecord = request.scope[RECORD]
+        check_body_headers(request.scope["headers"])
+        body = await read_body(request, self.settings.max_body_size)
+        data = parse_chat_request(body)
+        model: str = data["model"]
+        tools = data.get("tools")
+        stream = data.get("stream") is True
+        record.model, record.messages, record.stream = model, len(data["messages"]), stream
+        record.tools = len(tools) if tools else 0
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("request body: %s", body.decode("utf-8", "replace"))
+        settings = self.settings
+        headers = self.upstream.headers(request.scope["headers"], "application/json")
+        query = request.scope["query_string"]
+        url = self.upstream.url("/chat/completions", query) if query else self.chat_url
+        if not settings.is_glm(model):
+            return await relay_response(self.upstream, record, "POST", url, headers, body)
+        plan = plan_for(
+            data,
+            starts_in_reasoning=settings.starts_in_reasoning(model),
+            max_buffer=settings.parser_max_buffer,
+        )
+        response = await self.upstream.send("POST", url, headers, body)
+        if response.status >= 400:
+            raise await self.upstream.status_error(response)
+        if stream:
+            if response.content_type == "application/json":
+                # The backend ignored ``stream``: say so rather than lose its answer silently.
+                response.close()
+                raise BackendBadResponse(
+                    f"the backend at {self.upstream.public_url} answered a streaming request "
+                    "with application/json instead of an event stream"
+                )
+            return UpstreamStreamResponse(
+                translated_stream(
+                    response,
+                    StreamTranslator(plan, settings.reasoning_field),
+                    self.upstream,
+                    record,
+                ),
+                close_upstream=response.close,
+                status_code=response.status,
+                headers=SSE_HEADERS,
+                media_type="text/event-stream",
             )
-            async for chunk in self._content:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except asyncio.CancelledError:
-            if not state["gone"]:
-                raise  # not the client leaving (a shutdown, say): the caller decides
-            task.uncancel()
-        except OSError:
-            pass  # the client went away while we wrote
-        finally:
-            state["done"] = True
-            watcher.cancel()
-            # A generator that never started has no ``finally`` to run: close the backend here.
-            self._close_upstream()
-            await self._content.aclose()
+        raw = await self.upstream.read(response)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("backend answer: %s", raw.decode("utf-8", "replace"))
+        completion = whole_completion(raw, self.upstream)
+        del raw  # a large answer is held decoded, not twice
+        result, record.tool_calls = translate_completion(completion, plan, settings.reasoning_field)
+        del completion
+        return Response(orjson.dumps(result), response.status, media_type="application/json")
 
 
 class _StreamEnd(Exception):
@@ -152,11 +168,11 @@ async def translated_stream(
             out, done, backend_error = end.out, end.done, end.backend_error
             read_to_end = end.invalid is None
             if end.invalid is not None:
-                failure = _invalid_stream(upstream, end.invalid)
+                failure = invalid_stream(upstream, end.invalid)
         except (aiohttp.ClientError, TimeoutError) as error:
             out, failure = [], upstream.error(error, responded=True)
         except SSEError as error:
-            out, failure = [], _invalid_stream(upstream, str(error))
+            out, failure = [], invalid_stream(upstream, str(error))
         if failure is None and backend_error is None:
             failure = _unfinished(upstream, translator, done)
         # Text still held by the parser is never dropped, whatever ended the stream.
@@ -264,53 +280,23 @@ def _collect(
         if payload == b"[DONE]":
             raise _StreamEnd(_encoded(translator.feed_many(items)), done=True)
         try:
-            chunk = _load(payload)
+            chunk = load_chunk(payload)
         except orjson.JSONDecodeError as error:
-            invalid = f"an event that is not JSON ({error}): {_show(payload)}"
+            invalid = f"an event that is not JSON ({error}): {show_payload(payload)}"
             raise _StreamEnd(_encoded(translator.feed_many(items)), invalid=invalid) from None
         if not isinstance(chunk, dict):
-            invalid = f"an event that is not a JSON object: {_show(payload)}"
+            invalid = f"an event that is not a JSON object: {show_payload(payload)}"
             raise _StreamEnd(_encoded(translator.feed_many(items)), invalid=invalid)
         if "choices" not in chunk and "error" in chunk:
             # The backend reported a failure inside its stream: pass it on and end there.
             out = _encoded(translator.feed_many(items))
             raise _StreamEnd(out, backend_error=_backend_error_event(chunk))
-        problem = _chunk_problem(chunk)
+        problem = chunk_problem(chunk)
         if problem is not None:
-            invalid = f"a chunk whose {problem}: {_show(payload)}"
+            invalid = f"a chunk whose {problem}: {show_payload(payload)}"
             raise _StreamEnd(_encoded(translator.feed_many(items)), invalid=invalid)
         template.learn(payload, chunk)
         items.append(chunk)
-
-
-def _chunk_problem(chunk: dict[str, Any]) -> str | None:
-    """What makes a chunk unreadable (its choices or deltas are not objects), if anything."""
-    choices = chunk.get("choices")
-    if choices is None:
-        return None
-    if not isinstance(choices, list):
-        return "choices is not a list"
-    for choice in choices:
-        if not isinstance(choice, dict):
-            return "choices hold something else than objects"
-        delta = choice.get("delta")
-        if delta is not None and not isinstance(delta, dict):
-            return "delta is not an object"
-    return None
-
-
-def _load(payload: bytes) -> Any:
-    try:
-        return orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        if payload.isascii():
-            raise
-        # Invalid UTF-8 from the backend is replaced, as everywhere else, not a reason to fail.
-        return orjson.loads(payload.decode("utf-8", "replace"))
-
-
-def _show(payload: bytes) -> str:
-    return repr(payload[:200].decode("utf-8", "replace"))
 
 
 def _backend_error_event(chunk: dict[str, Any]) -> bytes:
@@ -341,33 +327,6 @@ def _backend_error_event(chunk: dict[str, Any]) -> bytes:
 
 def _encoded(chunks: list[dict[str, Any]]) -> list[bytes]:
     return [encode_event(orjson.dumps(chunk)) for chunk in chunks]
-
-
-async def relayed_stream(
-    response: aiohttp.ClientResponse, upstream: Upstream, record: RequestRecord
-) -> AsyncGenerator[bytes, None]:
-    """The backend's body, byte for byte, as it arrives."""
-    finished = False
-    try:
-        async for data in response.content.iter_any():
-            yield data
-        finished = True
-    except (aiohttp.ClientError, TimeoutError) as error:
-        failure = upstream.error(error, responded=True)
-        record.error = failure.code
-        if response.content_type == "text/event-stream":
-            yield encode_error(failure.message, failure.type, failure.code)
-    finally:
-        if finished:
-            response.release()
-        else:
-            response.close()
-
-
-def _invalid_stream(upstream: Upstream, problem: str) -> BackendBadResponse:
-    return BackendBadResponse(
-        f"the backend at {upstream.public_url} sent an invalid event stream: {problem}"
-    )
 
 
 def _fail(record: RequestRecord, error: BackendError) -> bytes:
