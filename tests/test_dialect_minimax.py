@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from dialect_table import STRING, Case, check_case, tool
 from glm_proxy.dialects import create_parser
 from glm_proxy.dialects.minimax.render import render_output
 from glm_proxy.events import Content, Reasoning
-from parsing import message_of, options
+from support.dialect_table import STRING, Case, check_case, tool
+from support.parsing import message_of, options
 
 WEATHER = tool("get_weather", city=STRING, days={"type": "integer"})
 SEARCH = tool("search_web", query=STRING)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from dialect_table import STRING, Case, check_case, tool
 from glm_proxy.dialects import create_parser
 from glm_proxy.events import Content, ToolCallArgs, ToolCallEnd, ToolCallStart
-from parsing import options
+from support.dialect_table import STRING, Case, check_case, tool
+from support.parsing import options
 
 WEATHER = tool("get_current_weather", city=STRING, state=STRING, unit={"enum": ["f", "c"]})
 AREA = tool(

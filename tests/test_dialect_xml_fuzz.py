@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from glm_proxy.dialects import create_parser
 from glm_proxy.events import Event
-from parsing import check_fragments, cut, merged, options
+from support.parsing import check_fragments, cut, merged, options
 
 FRAGMENTS = {
     "qwen3_coder": [

@@ -14,7 +14,7 @@ from typing import Any
 
 from glm_proxy.dialects import create_parser
 from glm_proxy.events import Event
-from parsing import check_fragments, merged, message_of, options, random_cuts
+from support.parsing import check_fragments, merged, message_of, options, random_cuts
 
 
 def tool(name: str, **properties: Any) -> dict[str, Any]:
