@@ -13,7 +13,7 @@ all the calls of a turn in one wrapper. A string value is written verbatim (no l
 added, so none are trimmed), any other value as JSON: the values are typed by the request's
 schemas (``_typing``). The prompt ends with ``<think>\\n``, so an output read without a
 backend reasoning parser starts inside the reasoning (``ParserOptions.starts_in_reasoning``).
-The reading itself is the shared XML machine (``dialects._xml_calls``).
+The reading itself is the shared XML machine (``dialects._xml``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Final
 
 from glm_proxy.dialects import ParserOptions
-from glm_proxy.dialects._xml_calls import XmlMarkup, XmlParser
+from glm_proxy.dialects._xml import XmlMarkup, XmlParser
 
 MARKUP: Final = XmlMarkup(
     section_open="<minimax:tool_call>",

@@ -14,7 +14,7 @@ one ``<tool_call>`` per call. A string value is written verbatim between two lin
 mapping or a list as JSON, anything else as Python writes it (``True``, ``None``, ``42``): the
 values are typed by the request's schemas (``_typing``), and one line break is trimmed at each
 end of a value, as vLLM, SGLang and llama.cpp do. The reading itself is the shared XML machine
-(``dialects._xml_calls``), which also survives what users report of this model: the opener
+(``dialects._xml``), which also survives what users report of this model: the opener
 ``<tool_call>`` left out, ``</parameter>`` or ``</function>`` missing.
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Final
 
 from glm_proxy.dialects import ParserOptions
-from glm_proxy.dialects._xml_calls import XmlMarkup, XmlParser
+from glm_proxy.dialects._xml import XmlMarkup, XmlParser
 
 MARKUP: Final = XmlMarkup(
     section_open="<tool_call>",

@@ -1,12 +1,4 @@
-"""One incremental parser for the XML-style dialects (Qwen3-Coder, MiniMax-M2).
-
-Both write a call as a named block of named parameters, inside a wrapper (line breaks left out):
-
-    Qwen3-Coder  <tool_call><function=NAME><parameter=P>V</parameter></function></tool_call>
-    MiniMax-M2   <minimax:tool_call><invoke name="NAME"><parameter name="P">V</parameter>
-                 </invoke></minimax:tool_call>
-
-``XmlMarkup`` names the six tags of a dialect; this module reads either.
+"""The state machine that reads one channel of an XML-style dialect's output.
 
 Strategy
 --------
@@ -42,78 +34,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 from glm_proxy.dialects import ParserOptions
 from glm_proxy.dialects._arguments import CallArguments
-from glm_proxy.dialects._tags import NAME_LIMIT, Tags, scan
+from glm_proxy.dialects._tags import NAME_LIMIT, scan
 from glm_proxy.dialects._typing import ToolSchemas
+from glm_proxy.dialects._xml.markup import BAD_NAME, THINK_CLOSE, THINK_OPEN, Prepared, name_in
+from glm_proxy.dialects._xml.output import Output
 from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallEnd, ToolCallStart
-
-THINK_OPEN: Final = "<think>"
-THINK_CLOSE: Final = "</think>"
 
 TEXT, SECTION, ARGS, VALUE, VALUE_END = range(5)
 
 _NON_SPACE: Final = re.compile(r"\S")
-_LINE_BREAK: Final = re.compile(r"[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
-_BAD_NAME: Final = re.compile(r"[\s<>{}\"']")
 
 
-@dataclass(frozen=True, slots=True)
-class XmlMarkup:
-    """The tags of one XML-style dialect."""
-
-    section_open: str  # <tool_call>
-    section_close: str  # </tool_call>
-    call_prefix: str  # <function=   (then NAME and >)
-    call_close: str  # </function>
-    param_prefix: str  # <parameter=  (then NAME and >)
-    param_close: str  # </parameter>
-    trim_newline: bool
-    """Values are written between line breaks: one is trimmed at each end."""
-    stop_tokens: tuple[str, ...] = ()
-    """Tokens some backends leak as text; they are stripped."""
-
-
-class _Prepared:
-    """The tag sets of each state, made once per dialect."""
-
-    def __init__(self, m: XmlMarkup) -> None:
-        self.m = m
-        named = (m.call_prefix, m.param_prefix)
-        self.text = Tags(
-            THINK_OPEN,
-            THINK_CLOSE,
-            m.section_open,
-            m.section_close,
-            m.call_close,
-            m.param_close,
-            *m.stop_tokens,
-            named=named,
-        )
-        self.text_no_calls = Tags(THINK_OPEN, THINK_CLOSE, *m.stop_tokens)
-        # between calls and between parameters: the same tags
-        self.inner = Tags(m.section_open, m.section_close, m.call_close, m.param_close, named=named)
-        self.value = Tags(m.param_close, m.call_close, m.section_close, named=(m.param_prefix,))
-        # what may follow a closer read inside a value, for it to be one
-        self.follows: dict[str, tuple[str, ...]] = {
-            m.param_close: (m.param_close, m.call_close, m.section_close, m.section_open),
-            m.call_close: (m.section_close, m.section_open),
-            m.section_close: (m.section_open,),
-        }
-
-
-def name_in(tag: str, prefix: str) -> str:
-    """The name a named tag carries, without the quotes MiniMax writes around it."""
-    name = tag[len(prefix) : -1].strip()
-    if len(name) >= 2 and name[0] == name[-1] and name[0] in "\"'":
-        name = name[1:-1].strip()
-    return name
-
-
-class _CallNumbers:
+class CallNumbers:
     """Call indices shared by the content and the reasoning channel of one output."""
 
     __slots__ = ("next_index",)
@@ -122,15 +58,15 @@ class _CallNumbers:
         self.next_index = 0
 
 
-class _Machine:
+class Machine:
     """The state machine over one channel of text (see the module docstring)."""
 
     def __init__(
         self,
-        prepared: _Prepared,
+        prepared: Prepared,
         options: ParserOptions,
         schemas: ToolSchemas,
-        numbers: _CallNumbers,
+        numbers: CallNumbers,
         reasoning_channel: bool,
     ) -> None:
         self._p = prepared
@@ -142,15 +78,11 @@ class _Machine:
         self._cap = max(options.max_buffer, NAME_LIMIT)
         self._text_tags = prepared.text if options.parse_tool_calls else prepared.text_no_calls
         self._state = TEXT
-        self._reasoning = reasoning_channel or options.starts_in_reasoning
-        self._initial = self._reasoning and not reasoning_channel
+        reasoning = reasoning_channel or options.starts_in_reasoning
+        self._o = Output(self._cap, reasoning)
+        # the output began inside the reasoning and has not left it yet
+        self._initial = reasoning and not reasoning_channel
         self._buf = ""
-        self._out: list[Event] = []
-        self._run: list[str] = []
-        self._run_kind: type[Content | Reasoning | ToolCallArgs] = Content
-        # whitespace in text
-        self._pending_ws = ""
-        self._after_tag = False
         self._saved_ws: tuple[str, bool] = ("", False)
         # the section and the call being read
         self._raw: list[str] | None = None  # markup read since the section or the last call
@@ -158,7 +90,6 @@ class _Machine:
         self._in_section = False
         self._section_calls = 0
         self._name = ""
-        self._index = -1
         self._args: CallArguments | None = None
         self._junk: list[str] = []  # text in a call that belongs to no parameter
         self._gap: list[str] = []  # text read since the call's last tag
@@ -179,17 +110,17 @@ class _Machine:
         elif (
             self._state == TEXT
             and "<" not in text
-            and not (self._pending_ws or self._after_tag or text[-1].isspace())
+            and not (self._o.pending_ws or self._o.after_tag or text[-1].isspace())
         ):  # the common case, plain text: nothing to hold
-            return [Reasoning(text) if self._reasoning else Content(text)]
+            return [Reasoning(text) if self._o.reasoning else Content(text)]
         self._process(text)
-        return self._take()
+        return self._o.take()
 
     def backend_split(self) -> None:
         """The backend sends the reasoning apart: this channel's text is not reasoning."""
         if self._initial:
             self._initial = False
-            self._reasoning = False
+            self._o.reasoning = False
 
     def close(self) -> list[Event]:
         buf, self._buf = self._buf, ""
@@ -198,43 +129,17 @@ class _Machine:
             self._closing = []
         if self._state == TEXT:
             if buf:
-                self._text(buf)
+                self._o.text(buf)
         elif self._state == SECTION and self._section_calls:
             self._leave_section()  # what was held may only be the start of a tag
             if buf:
-                self._text(buf)
+                self._o.text(buf)
         else:
             self._truncate(buf)
-        if self._pending_ws:
-            self._emit_text(self._pending_ws)
-            self._pending_ws = ""
-        return self._take()
-
-    def _take(self) -> list[Event]:
-        self._end_run()
-        out, self._out = self._out, []
-        return out
-
-    def _emit(self, event: ToolCallStart | ToolCallEnd) -> None:
-        self._end_run()
-        self._out.append(event)
-
-    def _add(self, kind: type[Content | Reasoning | ToolCallArgs], piece: str) -> None:
-        if kind is not self._run_kind:
-            self._end_run()
-            self._run_kind = kind
-        self._run.append(piece)
-
-    def _end_run(self) -> None:
-        run = self._run
-        if run:
-            text = run[0] if len(run) == 1 else "".join(run)
-            kind = self._run_kind
-            if issubclass(kind, ToolCallArgs):
-                self._out.append(ToolCallArgs(self._index, text))
-            else:
-                self._out.append(kind(text))
-            self._run = []
+        if self._o.pending_ws:
+            self._o.emit_text(self._o.pending_ws)
+            self._o.pending_ws = ""
+        return self._o.take()
 
     def _process(self, data: str) -> None:
         pos = 0
@@ -262,7 +167,7 @@ class _Machine:
     def _in_text(self, data: str, pos: int) -> int:
         i, tag = scan(data, pos, self._text_tags)
         if i > pos:
-            self._text(data[pos:i])
+            self._o.text(data[pos:i])
         if tag is None:
             return self._hold(data, i)
         end = i + len(tag)
@@ -274,7 +179,7 @@ class _Machine:
             name = self._call_name(tag)
             names = self._schemas.names
             if name is None or (names and name not in names):
-                self._text(tag)  # prose that looks like a call
+                self._o.text(tag)  # prose that looks like a call
                 return end
             self._begin_section(None)
             self._open_call(name)
@@ -283,57 +188,28 @@ class _Machine:
         # Whitespace before a tag is the format's; after one, only where the reasoning
         # opens or closes; a stray tag is just removed.
         switches = tag == THINK_OPEN or (tag == THINK_CLOSE and not self._channel)
-        self._after_tag = switches and self._reasoning != (tag == THINK_OPEN)
+        self._o.after_tag = switches and self._o.reasoning != (tag == THINK_OPEN)
         if tag == THINK_OPEN:
-            self._reasoning = True
+            self._o.reasoning = True
             self._initial = False
         elif tag == THINK_CLOSE:
-            self._reasoning = self._channel
+            self._o.reasoning = self._channel
             self._initial = False
-        self._pending_ws = ""
+        self._o.pending_ws = ""
         return end
-
-    def _text(self, text: str) -> None:
-        """Literal text: emit it, holding back trailing whitespace from a line break on."""
-        if self._after_tag:
-            text = text.lstrip()
-            if not text:
-                return
-            self._after_tag = False
-        body = text.rstrip()
-        if not body:
-            pending = self._pending_ws + text
-        else:
-            self._emit_text(self._pending_ws + body if self._pending_ws else body)
-            pending = text[len(body) :]
-        held = _LINE_BREAK.search(pending) if pending else None
-        if held is None:
-            self._emit_text(pending)
-            self._pending_ws = ""
-            return
-        if held.start():
-            self._emit_text(pending[: held.start()])
-        self._pending_ws = pending[held.start() :]
-        if len(self._pending_ws) > self._cap:  # too much to hold: it is text
-            self._emit_text(self._pending_ws)
-            self._pending_ws = ""
-
-    def _emit_text(self, text: str) -> None:
-        if text:
-            self._add(Reasoning if self._reasoning else Content, text)
 
     def _call_name(self, tag: str) -> str | None:
         name = name_in(tag, self._m.call_prefix)
-        if not name or _BAD_NAME.search(name):
+        if not name or BAD_NAME.search(name):
             return None
         return name
 
     # -- the section: between calls --------------------------------------------------------
 
     def _begin_section(self, tag: str | None) -> None:
-        self._saved_ws = (self._pending_ws, self._after_tag)
-        self._pending_ws, self._after_tag = "", False
-        self._origin_reasoning = self._reasoning
+        self._saved_ws = (self._o.pending_ws, self._o.after_tag)
+        self._o.pending_ws, self._o.after_tag = "", False
+        self._origin_reasoning = self._o.reasoning
         self._in_section = tag is not None
         self._section_calls = 0
         self._state = SECTION
@@ -373,16 +249,16 @@ class _Machine:
         self._raw = None
         self._state = TEXT
         self._in_section = False
-        self._reasoning = self._origin_reasoning
-        self._pending_ws, self._after_tag = self._saved_ws
-        self._text(raw)
+        self._o.reasoning = self._origin_reasoning
+        self._o.pending_ws, self._o.after_tag = self._saved_ws
+        self._o.text(raw)
         return at
 
     def _leave_section(self) -> None:
         self._raw = None
         self._state = TEXT
         self._in_section = False
-        self._pending_ws, self._after_tag = "", False
+        self._o.pending_ws, self._o.after_tag = "", False
 
     # -- a call: between parameters --------------------------------------------------------
 
@@ -399,19 +275,19 @@ class _Machine:
         if args is None:
             index = self._numbers.next_index
             self._numbers.next_index += 1
-            self._emit(ToolCallStart(index, self._options.id_factory(), self._name))
-            self._index = index
+            self._o.emit(ToolCallStart(index, self._options.id_factory(), self._name))
+            self._o.index = index
             args = self._args = CallArguments(self._schemas, self._name, self._cap)
         return args
 
     def _end_call(self) -> None:
-        self._add(ToolCallArgs, self._start().finish())
-        self._emit(ToolCallEnd(self._index))
+        self._o.add(ToolCallArgs, self._start().finish())
+        self._o.emit(ToolCallEnd(self._o.index))
         if self._junk:
-            self._add(Content, "".join(self._junk))
+            self._o.add(Content, "".join(self._junk))
             self._junk = []
         self._args = None
-        self._reasoning = self._channel
+        self._o.reasoning = self._channel
         if self._in_section:
             self._section_calls += 1
             self._state = SECTION
@@ -463,7 +339,7 @@ class _Machine:
             self._seen.add(key)
             fragment = args.begin_value(key)
             if fragment:
-                self._add(ToolCallArgs, fragment)
+                self._o.add(ToolCallArgs, fragment)
 
     def _in_value(self, data: str, pos: int) -> int:
         i, tag = scan(data, pos, self._p.value)
@@ -559,7 +435,7 @@ class _Machine:
         assert self._args is not None
         fragment = self._args.value_text(piece)
         if fragment:
-            self._add(ToolCallArgs, fragment)
+            self._o.add(ToolCallArgs, fragment)
 
     def _finish_value(self) -> None:
         self._nl = self._lead = False  # the template's line breaks
@@ -567,7 +443,7 @@ class _Machine:
             assert self._args is not None
             fragment = self._args.end_value()
             if fragment:
-                self._add(ToolCallArgs, fragment)
+                self._o.add(ToolCallArgs, fragment)
         self._key = None
 
     def _truncate(self, buf: str) -> None:
@@ -581,63 +457,21 @@ class _Machine:
         self._state = TEXT
         self._in_section = False
         if not started:
-            self._pending_ws, self._after_tag = self._saved_ws
-            self._reasoning = self._origin_reasoning
-            self._text(raw)
+            self._o.pending_ws, self._o.after_tag = self._saved_ws
+            self._o.reasoning = self._origin_reasoning
+            self._o.text(raw)
             return
-        self._reasoning = self._channel
-        self._add(Content, self._saved_ws[0] + raw)  # with the line break that led to it
-        self._after_tag = False
+        self._o.reasoning = self._channel
+        self._o.add(Content, self._saved_ws[0] + raw)  # with the line break that led to it
+        self._o.after_tag = False
 
 
 # The reader of each state: it reads ``data`` from ``pos`` and returns where it stopped, or
 # -1 when it has read it all (holding back what it could not decide yet).
-_HANDLERS: Final[tuple[Callable[[_Machine, str, int], int], ...]] = (
-    _Machine._in_text,
-    _Machine._in_section_state,
-    _Machine._in_args,
-    _Machine._in_value,
-    _Machine._in_value_end,
+_HANDLERS: Final[tuple[Callable[[Machine, str, int], int], ...]] = (
+    Machine._in_text,
+    Machine._in_section_state,
+    Machine._in_args,
+    Machine._in_value,
+    Machine._in_value_end,
 )
-
-
-class XmlParser:
-    """Parser for one output (one choice) of an XML-style dialect: see
-    ``glm_proxy.dialects.Parser``."""
-
-    def __init__(self, markup: XmlMarkup, options: ParserOptions) -> None:
-        self._prepared = _prepared(markup)
-        self._options = options
-        self._schemas = ToolSchemas(options.tools if options.parse_tool_calls else ())
-        self._numbers = _CallNumbers()
-        self._content = self._machine(reasoning_channel=False)
-        self._reasoning: _Machine | None = None
-        self.feed: Callable[[str], list[Event]] = self._content.feed
-
-    def _machine(self, reasoning_channel: bool) -> _Machine:
-        return _Machine(
-            self._prepared, self._options, self._schemas, self._numbers, reasoning_channel
-        )
-
-    def feed_reasoning(self, text: str) -> list[Event]:
-        if self._reasoning is None:
-            self._reasoning = self._machine(reasoning_channel=True)
-            self._content.backend_split()
-        return self._reasoning.feed(text)
-
-    def close(self) -> list[Event]:
-        events = self._reasoning.close() if self._reasoning is not None else []
-        return events + self._content.close()
-
-    def finish(self, text: str) -> list[Event]:
-        return self.feed(text) + self.close()
-
-
-_PREPARED: dict[XmlMarkup, _Prepared] = {}
-
-
-def _prepared(markup: XmlMarkup) -> _Prepared:
-    prepared = _PREPARED.get(markup)
-    if prepared is None:
-        prepared = _PREPARED[markup] = _Prepared(markup)
-    return prepared
