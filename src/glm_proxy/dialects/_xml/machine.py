@@ -107,12 +107,17 @@ class Machine:
             return []
         if self._buf:
             text, self._buf = self._buf + text, ""
-        elif (
-            self._state == TEXT
-            and "<" not in text
-            and not (self._o.pending_ws or self._o.after_tag or text[-1].isspace())
-        ):  # the common case, plain text: nothing to hold
-            return [Reasoning(text) if self._o.reasoning else Content(text)]
+        elif "<" not in text:
+            state = self._state
+            if state == TEXT and not (
+                self._o.pending_ws or self._o.after_tag or text[-1].isspace()
+            ):  # the common case, plain text: nothing to hold
+                return [Reasoning(text) if self._o.reasoning else Content(text)]
+            if state == VALUE:  # more of a value, no tag in it
+                if self._raw is not None:
+                    self._raw.append(text)
+                self._value_text(text)
+                return self._o.take()
         self._process(text)
         return self._o.take()
 
