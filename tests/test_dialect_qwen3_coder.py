@@ -262,6 +262,23 @@ CASES = [
         reasoning="The user wants Dallas.",
         tools=TOOLS,
     ),
+    # QwenLM/Qwen3-VL#1674 and ollama/ollama#11621: Qwen models served with a Qwen2.5-style
+    # template write the Hermes JSON form inside <tool_call> (glm-format.md 4.9)
+    Case(
+        "json_call_in_the_wrapper",
+        '<tool_call>\n{"name": "get_current_weather", "arguments": {"city": "杭州"}}\n</tool_call>',
+        [("get_current_weather", {"city": "杭州"})],
+        None,
+        tools=TOOLS,
+    ),
+    # ... and JSON that is no call stays text, wrapper and all
+    Case(
+        "json_that_is_no_call",
+        '<tool_call>\n{"city": "Dallas"}\n</tool_call>',
+        [],
+        '<tool_call>\n{"city": "Dallas"}\n</tool_call>',
+        tools=TOOLS,
+    ),
     # vLLM test_extract_tool_calls_no_tools: text without markup passes through
     Case(
         "plain_text",

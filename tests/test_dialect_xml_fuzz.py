@@ -25,6 +25,8 @@ FRAGMENTS = {
         "<parameter=",
         "</parameter>",
         "<|im_end|>",
+        '{"name": "f", "arguments": {"a": 1}}',
+        "{",
     ],
     "minimax": [
         "<minimax:tool_call>",

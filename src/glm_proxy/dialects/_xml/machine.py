@@ -19,12 +19,13 @@ what cannot be decided yet is held back:
 
 States: TEXT (content or reasoning), SECTION (inside the wrapper, between calls), ARGS (inside
 a call, between parameters), VALUE and VALUE_END (a parameter's value, and a closer in it not
-decided yet). A call is the named block: complete at its closer (``</function>``,
-``</invoke>``), or at the wrapper's closer or the next call where the model left its closer
-out. It is announced when its first value begins or when it ends, so a call cut off before any
-value leaves only content. A call the output cuts off is never ended; its markup comes back as
-content. A call written without the wrapper (Qwen3-Coder drops ``<tool_call>`` often) is read
-when its name is a declared tool's, or when the request declares no tools.
+decided yet), JSON (a JSON call in the wrapper, where the dialect allows one). A call is the
+named block: complete at its closer (``</function>``, ``</invoke>``), or at the wrapper's closer
+or the next call where the model left its closer out. It is announced when its first value
+begins or when it ends, so a call cut off before any value leaves only content. A call the
+output cuts off is never ended; its markup comes back as content. A call written without the
+wrapper (Qwen3-Coder drops ``<tool_call>`` often) is read when its name is a declared tool's,
+or when the request declares no tools.
 
 Tags outside a call never reach content; within a value, a ``<parameter=...>`` of a declared,
 not yet given key ends the value whose ``</parameter>`` is missing.
@@ -39,12 +40,12 @@ from typing import Final
 from glm_proxy.dialects import ParserOptions
 from glm_proxy.dialects._arguments import CallArguments
 from glm_proxy.dialects._tags import NAME_LIMIT, scan
-from glm_proxy.dialects._typing import ToolSchemas
+from glm_proxy.dialects._typing import ToolSchemas, json_call
 from glm_proxy.dialects._xml.markup import BAD_NAME, THINK_CLOSE, THINK_OPEN, Prepared, name_in
 from glm_proxy.dialects._xml.output import Output
 from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallEnd, ToolCallStart
 
-TEXT, SECTION, ARGS, VALUE, VALUE_END = range(5)
+TEXT, SECTION, ARGS, VALUE, VALUE_END, JSON = range(6)
 
 _NON_SPACE: Final = re.compile(r"\S")
 
@@ -99,6 +100,8 @@ class Machine:
         self._nl = False  # a line break held at the value's end
         self._closing: list[str] = []  # a closer in a value, and whitespace, not decided yet
         self._closing_len = 0
+        self._parts: list[str] = []  # the text of a JSON call
+        self._parts_len = 0
 
     # -- driving ---------------------------------------------------------------------------
 
@@ -224,7 +227,12 @@ class Machine:
         i, tag = scan(data, pos, self._p.inner)
         first = _NON_SPACE.search(data, pos, i)
         if first is not None:  # text between calls: the section was prose, or is over
-            return self._not_a_section(data, pos, first.start())
+            at = first.start()
+            if data[at] == "{" and self._m.json_calls and not self._section_calls:
+                self._state = JSON
+                self._parts, self._parts_len = [], 0
+                return at
+            return self._not_a_section(data, pos, at)
         if tag is None:
             return self._hold(data, i)
         end = i + len(tag)
@@ -243,6 +251,30 @@ class Machine:
         if tag.startswith(m.param_prefix):  # a parameter without its call
             return self._not_a_section(data, pos, i)
         return end  # a doubled opener, stray closers
+
+    def _in_json(self, data: str, pos: int) -> int:
+        """A JSON call in the wrapper (glm-format.md 4.9), read whole at the wrapper's closer."""
+        i, tag = scan(data, pos, self._p.json_end)
+        self._parts.append(data[pos:i])
+        self._parts_len += i - pos
+        if self._parts_len > self._cap:
+            return self._not_a_section(data, pos, i)
+        if tag is None:
+            return self._hold(data, i)
+        end = i + len(tag)
+        call = json_call("".join(self._parts))
+        self._parts, self._parts_len = [], 0
+        if call is None:  # not a call: the wrapper and all in it are text
+            return self._not_a_section(data, pos, end)
+        self._name, arguments = call
+        self._args = None
+        self._start()
+        self._o.add(ToolCallArgs, arguments)
+        self._o.emit(ToolCallEnd(self._o.index))
+        self._args = None
+        self._o.reasoning = self._channel
+        self._leave_section()
+        return end
 
     def _not_a_section(self, data: str, pos: int, at: int) -> int:
         """Text where a call should be: before any call, the wrapper was prose (its markup
@@ -458,7 +490,7 @@ class Machine:
         started = self._args is not None
         self._raw = None
         self._args = None
-        self._junk, self._gap, self._closing = [], [], []
+        self._junk, self._gap, self._closing, self._parts = [], [], [], []
         self._state = TEXT
         self._in_section = False
         if not started:
@@ -479,4 +511,5 @@ _HANDLERS: Final[tuple[Callable[[Machine, str, int], int], ...]] = (
     Machine._in_args,
     Machine._in_value,
     Machine._in_value_end,
+    Machine._in_json,
 )

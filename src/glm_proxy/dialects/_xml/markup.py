@@ -28,6 +28,8 @@ class XmlMarkup:
     """Values are written between line breaks: one is trimmed at each end."""
     stop_tokens: tuple[str, ...] = ()
     """Tokens some backends leak as text; they are stripped."""
+    json_calls: bool = False
+    """The wrapper may hold a JSON call instead (``{"name": ..., "arguments": {...}}``)."""
 
 
 class Prepared:
@@ -50,6 +52,7 @@ class Prepared:
         # between calls and between parameters: the same tags
         self.inner = Tags(m.section_open, m.section_close, m.call_close, m.param_close, named=named)
         self.value = Tags(m.param_close, m.call_close, m.section_close, named=(m.param_prefix,))
+        self.json_end = Tags(m.section_close)
         # what may follow a closer read inside a value, for it to be one
         self.follows: dict[str, tuple[str, ...]] = {
             m.param_close: (m.param_close, m.call_close, m.section_close, m.section_open),
