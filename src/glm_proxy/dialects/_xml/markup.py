@@ -26,8 +26,6 @@ class XmlMarkup:
     param_close: str  # </parameter>
     trim_newline: bool
     """Values are written between line breaks: one is trimmed at each end."""
-    stop_tokens: tuple[str, ...] = ()
-    """Tokens some backends leak as text; they are stripped."""
     json_calls: bool = False
     """The wrapper may hold a JSON call instead (``{"name": ..., "arguments": {...}}``)."""
 
@@ -45,10 +43,9 @@ class Prepared:
             m.section_close,
             m.call_close,
             m.param_close,
-            *m.stop_tokens,
             named=named,
         )
-        self.text_no_calls = Tags(THINK_OPEN, THINK_CLOSE, *m.stop_tokens)
+        self.text_no_calls = Tags(THINK_OPEN, THINK_CLOSE)
         # between calls and between parameters: the same tags
         self.inner = Tags(m.section_open, m.section_close, m.call_close, m.param_close, named=named)
         self.value = Tags(m.param_close, m.call_close, m.section_close, named=(m.param_prefix,))

@@ -33,8 +33,6 @@ MARKUP: Final = XmlMarkup(
     param_prefix="<parameter=",
     param_close="</parameter>",
     trim_newline=True,
-    # ChatML's turn tokens, which some backends leak as text
-    stop_tokens=("<|im_end|>", "<|im_start|>", "<|endoftext|>"),
     # Qwen2.5 / Qwen3's Hermes form, what the model writes under their chat template
     json_calls=True,
 )
