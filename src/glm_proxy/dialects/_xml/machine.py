@@ -161,9 +161,6 @@ class Machine:
                 raw.append(data[pos:new_pos])
             if done:
                 return
-            if self._buf:  # text read again after an abandoned section ended in a partial tag
-                data, self._buf = self._buf + data[new_pos:], ""
-                new_pos = 0
             pos = new_pos
 
     def _hold(self, data: str, i: int) -> int:
