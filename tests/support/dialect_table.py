@@ -2,7 +2,9 @@
 
 Each case is checked four ways: fed whole, one character at a time, at random split points and
 through ``finish`` (the non-streamed path); all must give the expected message, and the streamed
-ways the same events.
+ways the same events. Then once more through the conversion core every front runs
+(``ChoiceSession``): streamed pieces and the whole answer give the same events and the same
+finish_reason.
 """
 
 from __future__ import annotations
@@ -12,9 +14,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from glm_proxy.conversion.plan import plan_for
+from glm_proxy.conversion.session import ChoiceSession
 from glm_proxy.dialects import create_parser
 from glm_proxy.events import Event
-from support.parsing import check_fragments, merged, message_of, options, random_cuts
+from support.parsing import (
+    check_fragments,
+    counting_ids,
+    merged,
+    message_of,
+    options,
+    random_cuts,
+)
 
 
 def tool(name: str, **properties: Any) -> dict[str, Any]:
@@ -71,3 +82,27 @@ def check_case(dialect: str, case: Case) -> None:
         events = feed(dialect, case, pieces)
         assert merged(events) == merged(whole), f"seed {seed}: {pieces!r}"
         check_fragments(events, cut_off=case.cut_off)
+    check_session(dialect, case)
+
+
+def check_session(dialect: str, case: Case) -> None:
+    def session() -> ChoiceSession:
+        plan = plan_for(
+            {"tools": list(case.tools)},
+            starts_in_reasoning=bool(case.options.get("starts_in_reasoning")),
+            dialect=dialect,
+            id_factory=counting_ids(),
+        )
+        return ChoiceSession(plan)
+
+    streamed = session()
+    events: list[Event] = []
+    for piece in random_cuts(case.output, 7):
+        events += streamed.read(piece)
+    events += streamed.close()
+    whole = session()
+    assert merged(events) == merged(whole.read_whole(case.output))
+    reason = "length" if case.cut_off else "stop"
+    assert streamed.finish_reason(reason) == whole.finish_reason(reason)
+    if case.calls and not case.cut_off:
+        assert streamed.finish_reason("stop") == "tool_calls"
