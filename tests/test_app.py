@@ -373,6 +373,25 @@ def test_glm_models_setting_widens_the_translation(
 
 
 @pytest.mark.parametrize("stream", [False, True])
+def test_a_model_alias_serves_the_clients_model_with_the_backends(
+    make_proxy: Callable[..., RunningProxy], backend: ScriptedBackend, stream: bool
+) -> None:
+    proxy = make_proxy(MODEL_ALIASES="gpt-*=glm-4.5-air")
+    backend.script(Script(content=GLM_CALL, chunk_size=7))
+    client = openai.OpenAI(base_url=proxy.base_url, api_key="k")
+    request: dict[str, Any] = {"model": "gpt-4o", "messages": [], "tools": TOOLS}
+    if stream:
+        with client.chat.completions.stream(**request) as events:
+            completion = events.get_final_completion()
+    else:
+        completion = client.chat.completions.create(**request)
+    assert backend.requests[-1].json()["model"] == "glm-4.5-air"  # the backend's own name
+    assert completion.model == "gpt-4o"  # the client's name, echoed back
+    (call,) = completion.choices[0].message.tool_calls or []
+    assert call.function.name == "get_weather"  # converted: glm-4.5-air is a GLM model
+
+
+@pytest.mark.parametrize("stream", [False, True])
 def test_chat_answers_alike_through_the_short_way_in_and_through_fastapi(
     proxy: RunningProxy, backend: ScriptedBackend, stream: bool
 ) -> None:

@@ -10,7 +10,7 @@ from glm_proxy.cli import main
 def test_demo_converts_every_example(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert "✓ 5/5 examples converted" in out
+    assert "✓ 6/6 examples converted" in out
     assert "<tool_call>get_weather" in out  # what the model wrote
     assert '"arguments": "{\\"location\\": \\"Seoul\\"}"' in out  # what the client received
     assert "✗" not in out
@@ -20,4 +20,4 @@ def test_demo_shows_the_47_style(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--model", "glm-4.7"]) == 0
     out = capsys.readouterr().out
     assert "get_weather<arg_key>" in out  # 4.7 style: no newlines between tags
-    assert "✓ 5/5 examples converted" in out
+    assert "✓ 6/6 examples converted" in out

@@ -43,7 +43,7 @@ def test_readme_commands_work_on_a_fresh_clone(tmp_path: Path) -> None:
         timeout=600,
     )  # fmt: skip
     assert start.returncode == 0, start.stdout + start.stderr
-    assert "✓ 5/5 examples converted" in start.stdout
+    assert "✓ 6/6 examples converted" in start.stdout
 
     tests = subprocess.run(
         commands["test"], shell=True, cwd=clone, env=env, capture_output=True, text=True,

@@ -263,7 +263,44 @@ def run_examples(proxy_url: str, backend_url: str, model: str) -> list[Example]:
         run("Streamed tool call", "create(..., tools=[get_weather], stream=True)",
             {"messages": weather, "tools": [WEATHER_TOOL]}, streamed_call)  # fmt: skip
         examples.append(_round_trip(client, backend, model, weather))
+        examples.append(_split_reasoning(client, backend, weather))
     return examples
+
+
+SPLIT_MODEL = "glm-4.7"
+"""GLM-4.7 and later start their output inside the reasoning (the prompt ends with <think>)."""
+
+
+def _split_reasoning(client: OpenAI, backend: OpenAI, weather: list[Any]) -> Example:
+    """GLM-4.7 behind a backend that splits the reasoning off itself (LM Studio, Ollama, vLLM
+    or SGLang with a reasoning parser): the answer after the reasoning is content, not more
+    reasoning, and the call in it is converted."""
+    example = Example(
+        "GLM-4.7, reasoning split by the backend",
+        "create(model='glm-4.7', tools=[get_weather], stream=True)",
+    )
+    from glm_proxy.mock.server import REASONING_HEADER
+
+    headers = {REASONING_HEADER: "reasoning_content"}
+    request: dict[str, Any] = {
+        "model": SPLIT_MODEL,
+        "messages": weather,
+        "tools": [WEATHER_TOOL],
+        "extra_headers": headers,
+    }
+    try:
+        raw = backend.chat.completions.create(**request).choices[0].message
+        said = (raw.model_extra or {}).get("reasoning_content")
+        example.model_wrote = f"reasoning_content: {said!r}\ncontent: {raw.content!r}"
+        chunks = list(client.chat.completions.create(**request, stream=True))
+        example.client_received = _stream_summary(chunks)
+        example.problem = _expect_weather_call(example.client_received)
+        if not example.problem and not example.client_received.get("reasoning_content"):
+            example.problem = "expected the backend's reasoning in reasoning_content"
+    except Exception as error:  # reported, not a crash
+        example.problem = f"{type(error).__name__}: {error}"
+    example.converted = not example.problem
+    return example
 
 
 def _round_trip(client: OpenAI, backend: OpenAI, model: str, weather: list[Any]) -> Example:

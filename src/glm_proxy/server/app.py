@@ -45,6 +45,7 @@ from glm_proxy.errors import (
     hide_keys,
 )
 from glm_proxy.fronts._http import read_body, relay_response
+from glm_proxy.fronts.error_shapes import shape_for
 from glm_proxy.fronts.openai_chat.route import CHAT_PATHS, ChatRoute
 from glm_proxy.server.middleware import RequestMiddleware, internal_error
 from glm_proxy.server.shutdown import Drain
@@ -193,11 +194,11 @@ class Proxy:
 async def _proxy_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ProxyError)
     request.scope[RECORD].error = error.code
-    body = error.body()
+    status, body = shape_for(request.scope["path"]).render(error)
     if isinstance(error, BackendError):  # it may quote what the backend said
         body = hide_keys(body, request.app.state.hidden)
     headers = error.headers if isinstance(error, BackendStatusError) else None
-    return Response(body, error.status, headers=headers, media_type="application/json")
+    return Response(body, status, headers=headers, media_type="application/json")
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -238,4 +239,5 @@ async def _client_disconnect(request: Request, error: Exception) -> Response:
 async def _internal_error(request: Request, error: Exception) -> Response:
     """The outermost backstop: ``RequestMiddleware`` itself failed (it answers all else)."""
     logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
-    return Response(internal_error(error).body(), 500, media_type="application/json")
+    status, body = shape_for(request.scope["path"]).render(internal_error(error))
+    return Response(body, status, media_type="application/json")

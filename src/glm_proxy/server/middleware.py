@@ -30,9 +30,9 @@ from glm_proxy.access_log import (
     log_request,
     request_id_from,
 )
-from glm_proxy.backend.sse import encode_error
 from glm_proxy.config import Settings
 from glm_proxy.errors import Forbidden, ProxyError, ShuttingDown, Unauthorized
+from glm_proxy.fronts.error_shapes import shape_for
 from glm_proxy.server.auth import CLIENT_KEY_HEADERS, ClientKeys, is_loopback, presented_key
 from glm_proxy.server.shutdown import Drain
 
@@ -163,19 +163,20 @@ class RequestMiddleware:
             await send_error(send, record, error)
             return
         record.error = error.code
-        event = encode_error(error.message, error.type, error.code)
+        event = shape_for(record.path).event(error)
         await send({"type": "http.response.body", "body": event, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def send_error(send: Send, record: RequestRecord, error: ProxyError) -> None:
-    """Answer with ``error`` in the OpenAI shape (outside the app's exception handlers)."""
+    """Answer with ``error`` in the shape of the request's front (outside the app's exception
+    handlers)."""
     record.error = error.code
-    body = error.body()
+    status, body = shape_for(record.path).render(error)
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     if error.status == 401:
         headers.append((b"www-authenticate", b"Bearer"))
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 

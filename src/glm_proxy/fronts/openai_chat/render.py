@@ -33,7 +33,10 @@ def translate_completion(
         new_choice, calls = _translate_choice(choice, plan, reasoning_field)
         new_choices.append(new_choice)
         converted += calls
-    return {**response, "choices": new_choices}, converted
+    result = {**response, "choices": new_choices}
+    if plan.client_model is not None:
+        result["model"] = plan.client_model
+    return result, converted
 
 
 def _translate_choice(choice: Any, plan: Plan, reasoning_field: str) -> tuple[Any, int]:

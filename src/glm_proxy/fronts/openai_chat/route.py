@@ -69,12 +69,20 @@ class ChatRoute:
         headers = self.upstream.headers(request.scope["headers"], "application/json")
         query = request.scope["query_string"]
         url = self.upstream.url("/chat/completions", query) if query else self.chat_url
+        client_model = None
+        if settings.model_aliases:
+            backend_model = settings.backend_model(model)
+            if backend_model != model:  # MODEL_ALIASES: the backend gets its own model's name
+                client_model, model = model, backend_model
+                data["model"] = model
+                body = orjson.dumps(data)
         if not settings.is_glm(model):
             return await relay_response(self.upstream, record, "POST", url, headers, body)
         plan = plan_for(
             data,
             starts_in_reasoning=settings.starts_in_reasoning(model),
             max_buffer=settings.parser_max_buffer,
+            client_model=client_model,
         )
         response = await self.upstream.send("POST", url, headers, body)
         if response.status >= 400:

@@ -241,7 +241,7 @@ class StreamTranslator:
     def _first_base(self, chunk: Mapping[str, Any]) -> dict[str, Any]:
         upstream_id = chunk.get("id")
         created = chunk.get("created")
-        model = chunk.get("model")
+        model = self._plan.client_model or chunk.get("model")
         return {
             "id": upstream_id if isinstance(upstream_id, str) and upstream_id else _new_id(),
             "object": CHUNK_OBJECT,
