@@ -137,6 +137,16 @@ CASES = [
         None,
         tools=[tool("f", flag={"type": "boolean"}, limit={"type": ["integer", "null"]})],
     ),
+    # vLLM's _convert_param_value: models trained on a template that wrote str(dict) give an
+    # object or array parameter as a Python repr; it is read as the literal (_typing rule 2)
+    Case(
+        "python_repr_for_an_object",
+        "<tool_call>\n<function=calculate_area>\n<parameter=dimensions>\n"
+        "{'width': 10, 'unit': 'cm', 'exact': True}\n</parameter>\n</function>\n</tool_call>",
+        [("calculate_area", {"dimensions": {"width": 10, "unit": "cm", "exact": True}})],
+        None,
+        tools=TOOLS,
+    ),
     # vLLM test_anyof_parameter_not_double_encoded and test_no_double_serialization_string_args:
     # values written on the tag's own line, no line breaks to trim
     Case(
