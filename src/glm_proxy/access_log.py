@@ -65,6 +65,8 @@ class RequestRecord:
     tools: int | None = None
     stream: bool = False
     tool_calls: int = 0
+    dialect: str | None = None
+    """The dialect whose tool calls were converted (shown beside their count)."""
     error: str | None = None
     """Error code of a failure that the status does not show (a stream that broke after 200)."""
 
@@ -93,6 +95,8 @@ def format_line(record: RequestRecord, finished: float) -> str:
     parts.append(f"{(finished - record.started) * 1000:.1f}ms")
     if record.tool_calls:
         parts.append(_count(record.tool_calls, "tool call", "tool calls"))
+        if record.dialect:
+            parts.append(f"({record.dialect})")
     if record.error:
         parts.append(record.error)
     return " ".join(parts)

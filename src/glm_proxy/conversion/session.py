@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from glm_proxy.conversion.plan import Plan
-from glm_proxy.dialects import Parser, create_parser
+from glm_proxy.dialects import AUTO, Parser, create_parser
 from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallEnd, ToolCallStart
 
 _TEXT = (Content, Reasoning)
@@ -35,6 +35,7 @@ class ChoiceSession:
         "_backend_calls",
         "_backend_open",
         "_backend_unnamed",
+        "_dialect",
         "_dropping",
         "_first_only",
         "_next_call",
@@ -46,6 +47,7 @@ class ChoiceSession:
 
     def __init__(self, plan: Plan) -> None:
         self._parser: Parser = create_parser(plan.parser, plan.dialect)
+        self._dialect = plan.dialect
         self._first_only = not plan.parallel_tool_calls
         self._dropping = False  # first call only, and the model is past it
         self.started = 0
@@ -57,6 +59,14 @@ class ChoiceSession:
         self._backend_calls: dict[int, int] = {}  # backend index -> index
         self._backend_open: dict[int, list[str]] = {}  # announced as events: their arguments
         self._backend_unnamed: dict[int, tuple[str, list[str]]] = {}  # no name yet: id, args
+
+    @property
+    def dialect(self) -> str | None:
+        """The dialect read: the plan's, or the one detected (None while none was)."""
+        if self._dialect == AUTO:
+            detected: str | None = getattr(self._parser, "dialect", None)
+            return detected
+        return self._dialect
 
     @property
     def cut_off(self) -> bool:

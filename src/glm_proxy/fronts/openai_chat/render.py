@@ -17,12 +17,16 @@ from glm_proxy.conversion.session import ChoiceSession
 
 
 def translate_completion(
-    response: dict[str, Any], plan: Plan, reasoning_field: str = "reasoning_content"
+    response: dict[str, Any],
+    plan: Plan,
+    reasoning_field: str = "reasoning_content",
+    dialects: set[str] | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Rewrite a whole chat completion; returns it with the number of tool calls converted.
 
     Every field the translation does not touch is kept (usage, ids, logprobs, extra fields).
     ``reasoning_field``: the message field that gets the reasoning (REASONING_FIELD).
+    ``dialects``: if given, gets the names of the dialects whose calls were converted.
     """
     choices = response.get("choices")
     if not isinstance(choices, list):
@@ -30,7 +34,7 @@ def translate_completion(
     converted = 0
     new_choices: list[Any] = []
     for choice in choices:
-        new_choice, calls = _translate_choice(choice, plan, reasoning_field)
+        new_choice, calls = _translate_choice(choice, plan, reasoning_field, dialects)
         new_choices.append(new_choice)
         converted += calls
     result = {**response, "choices": new_choices}
@@ -39,7 +43,9 @@ def translate_completion(
     return result, converted
 
 
-def _translate_choice(choice: Any, plan: Plan, reasoning_field: str) -> tuple[Any, int]:
+def _translate_choice(
+    choice: Any, plan: Plan, reasoning_field: str, dialects: set[str] | None
+) -> tuple[Any, int]:
     message = choice.get("message") if isinstance(choice, dict) else None
     if not isinstance(message, dict):
         return choice, 0
@@ -65,4 +71,6 @@ def _translate_choice(choice: Any, plan: Plan, reasoning_field: str) -> tuple[An
     finish = session.finish_reason(choice.get("finish_reason"))
     if finish is not None:
         new_choice["finish_reason"] = finish
+    if dialects is not None and session.ended and session.dialect:
+        dialects.add(session.dialect)
     return new_choice, session.ended

@@ -27,6 +27,7 @@ from glm_proxy.backend.client import Upstream
 from glm_proxy.backend.sse import DONE, SSEDecoder, SSEError, encode_error, encode_event
 from glm_proxy.config import Settings
 from glm_proxy.conversion.plan import plan_for
+from glm_proxy.dialects import AUTO
 from glm_proxy.errors import BackendBadResponse, BackendError, hide_keys
 from glm_proxy.fronts._http import (
     SSE_HEADERS,
@@ -76,12 +77,20 @@ class ChatRoute:
                 client_model, model = model, backend_model
                 data["model"] = model
                 body = orjson.dumps(data)
-        if not settings.is_glm(model):
-            return await relay_response(self.upstream, record, "POST", url, headers, body)
+        dialect = settings.dialect_for(model)
+        if dialect is None:  # no setting names the model: detect, if it may call tools
+            if not (settings.detect_dialect and tools and data.get("tool_choice") != "none"):
+                return await relay_response(self.upstream, record, "POST", url, headers, body)
+            dialect = AUTO
         plan = plan_for(
             data,
-            starts_in_reasoning=settings.starts_in_reasoning(model),
+            starts_in_reasoning=(
+                settings.starts_in_reasoning(model)
+                if dialect == "glm"
+                else settings.thinking_start is True
+            ),
             max_buffer=settings.parser_max_buffer,
+            dialect=dialect,
             client_model=client_model,
         )
         response = await self.upstream.send("POST", url, headers, body)
@@ -111,9 +120,16 @@ class ChatRoute:
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("backend answer: %s", raw.decode("utf-8", "replace"))
         completion = whole_completion(raw, self.upstream)
-        del raw  # a large answer is held decoded, not twice
-        result, record.tool_calls = translate_completion(completion, plan, settings.reasoning_field)
+        dialects: set[str] = set()
+        result, record.tool_calls = translate_completion(
+            completion, plan, settings.reasoning_field, dialects
+        )
         del completion
+        record.dialect = ",".join(sorted(dialects)) or None
+        if dialect == AUTO and not record.tool_calls and client_model is None:
+            # Detection found no call: the answer goes out as the backend wrote it.
+            return Response(raw, response.status, media_type="application/json")
+        del raw
         return Response(orjson.dumps(result), response.status, media_type="application/json")
 
 
@@ -200,6 +216,7 @@ async def translated_stream(
         )
     finally:
         record.tool_calls = translator.tool_calls
+        record.dialect = translator.dialect
         if read_to_end:
             response.release()  # back to the pool if the body was read to its end
         else:

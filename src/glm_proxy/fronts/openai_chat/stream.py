@@ -74,6 +74,14 @@ class StreamTranslator:
         return sum(state.session.ended for state in self._choices.values())
 
     @property
+    def dialect(self) -> str | None:
+        """The dialect whose calls were converted (detected, for a model no setting names)."""
+        for state in self._choices.values():
+            if state.session.ended:
+                return state.session.dialect
+        return None
+
+    @property
     def choices(self) -> int:
         """How many choices the upstream began so far."""
         return len(self._choices)
