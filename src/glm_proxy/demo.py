@@ -98,7 +98,12 @@ class DemoServers:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self._host, self._port))
         port = sock.getsockname()[1]
-        settings = Settings(base_url=backend.url, host=self._host, port=port)
+        settings = Settings(
+            base_url=backend.url,
+            host=self._host,
+            port=port,
+            dialect_models=tuple((model, dialect) for dialect, model in DIALECT_MODELS.items()),
+        )
         config = uvicorn.Config(
             create_app(settings),
             log_level="warning",
