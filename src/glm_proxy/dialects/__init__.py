@@ -102,3 +102,14 @@ def _load_builtin() -> None:
     register("glm", GlmParser)
     register("qwen3_coder", Qwen3CoderParser)
     register("minimax", MiniMaxParser)
+    _load_json_dialects()
+
+
+def _load_json_dialects() -> None:
+    from glm_proxy.dialects.deepseek.parser import DeepSeekParser
+    from glm_proxy.dialects.hermes.parser import HermesParser
+    from glm_proxy.dialects.kimi_k2.parser import KimiK2Parser
+
+    register("hermes", HermesParser)
+    register("kimi_k2", KimiK2Parser)
+    register("deepseek", DeepSeekParser)
