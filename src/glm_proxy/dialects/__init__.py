@@ -70,6 +70,11 @@ AUTO = "auto"
 """The dialect of a model no setting names: decided by its first tool-call opener."""
 
 
+PLAIN = "plain"
+"""No dialect at all: the output's text stays text (models no setting names, behind a front
+that still converts the answer's shape). Not a registered dialect: it writes no calls."""
+
+
 def known_dialects() -> tuple[str, ...]:
     """The registered dialects' names."""
     if not _registry:
@@ -80,6 +85,10 @@ def known_dialects() -> tuple[str, ...]:
 def create_parser(options: ParserOptions, dialect: str = "glm") -> Parser:
     if not _registry:
         _load_builtin()
+    if dialect == PLAIN:
+        from glm_proxy.dialects.plain import PlainParser
+
+        return PlainParser(options)
     if dialect == AUTO:
         from glm_proxy.dialects.detect import DetectingParser
 
