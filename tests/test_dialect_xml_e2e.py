@@ -1,6 +1,7 @@
 """Qwen3-Coder and MiniMax-M2 tool calls end to end: a scripted backend writes the calls as text
 the way each model's chat template does, the proxy serves them to the real OpenAI SDK as tool
-calls, streamed and not, whether a setting names the model's dialect or the output reveals it."""
+calls (whether a setting names the model's dialect or the output reveals it) and to the real
+Anthropic SDK as tool_use blocks, streamed and not."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import anthropic
 import openai
 import pytest
 
@@ -95,3 +97,42 @@ def test_a_cut_off_call_is_no_call(
     assert not message.tool_calls
     assert (message.content or "").strip() == cut.strip()
     assert completion.choices[0].finish_reason == "length"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("dialect", sorted(OUTPUTS))
+def test_calls_reach_the_anthropic_sdk_as_tool_use_blocks(
+    make_proxy: Callable[..., RunningProxy],
+    backend: ScriptedBackend,
+    dialect: str,
+    stream: bool,
+) -> None:
+    model, render = OUTPUTS[dialect]
+    proxy = make_proxy(DIALECT_MODELS=f"{model}={dialect}")
+    output = render("Writing it.", [("write_file", ARGUMENTS)], reasoning="A file is needed.")
+    backend.script(Script(content=output, chunk_size=200, delay=0.005))
+    client = anthropic.Anthropic(base_url=proxy.url, api_key="x", max_retries=0)
+    request: dict[str, Any] = {
+        "model": model,
+        "max_tokens": 4000,
+        "messages": [{"role": "user", "content": "Write the file."}],
+        "tools": [{"name": "write_file", "input_schema": SCHEMA}],
+    }
+    try:
+        if stream:
+            with client.messages.stream(**request) as events:
+                message = events.get_final_message()
+        else:
+            message = client.messages.create(**request)
+    finally:
+        client.close()
+    assert [block.type for block in message.content] == ["thinking", "text", "tool_use"]
+    thinking, text, call = message.content
+    assert thinking.type == "thinking"
+    assert thinking.thinking == "A file is needed."
+    assert text.type == "text"
+    assert text.text == "Writing it."
+    assert call.type == "tool_use"
+    assert call.id.startswith("toolu_")
+    assert (call.name, call.input) == ("write_file", ARGUMENTS)
+    assert message.stop_reason == "tool_use"
