@@ -6,11 +6,16 @@ the mock GLM backend with faults mixed in. Not part of the test suite; 127.0.0.1
 
 Three processes: the faulty backend (``bench.soak_backend``), the proxy (``glm-proxy serve``)
 and the load, here: ``--concurrency`` clients, each sending one streamed request with tools
-after the other until ``--seconds`` have passed (or ``--requests`` were sent).
+after the other until ``--seconds`` have passed (or ``--requests`` were sent). Half the requests
+go to the chat front (``/v1/chat/completions``), half to the Responses front (``/v1/responses``,
+as Codex streams them; its answers are kept in the proxy's response store, whose memory is part
+of what must not grow).
 
 Every response must be complete and correct (the tool calls ``glm_proxy.mock.plan_calls``
-promises, in order, ``finish_reason: "tool_calls"``, then ``[DONE]``) or an explicit error (an
-error status with an OpenAI error body, or a stream that ends with an error event). Anything
+promises, in order, ``finish_reason: "tool_calls"``, then ``[DONE]``; through the Responses
+front, the same calls as ``function_call`` items of ``response.completed``) or an explicit error
+(an error status with an OpenAI error body, or a stream that ends with an error event or
+``response.failed``). Anything
 else is a violation: a wrong answer, a stream that just stops, a dropped connection, or no
 answer within ``--timeout`` seconds. The proxy's memory is read at the start (after a warm-up
 of a tenth of the time) and at the end of the load: it must not have grown by more than 10 %.
@@ -68,11 +73,16 @@ QUESTIONS = (
 )
 
 
+CHAT_PATH = "/v1/chat/completions"
+RESPONSES_PATH = "/v1/responses"
+
+
 @dataclass(frozen=True)
 class Case:
     body: bytes
     calls: list[tuple[str, dict[str, Any]]]
     """The calls a correct answer holds, in order."""
+    path: str = CHAT_PATH
 
 
 def cases(models: Sequence[str] = ("glm-4.5-air", "glm-4.7")) -> list[Case]:
@@ -85,8 +95,22 @@ def cases(models: Sequence[str] = ("glm-4.5-air", "glm-4.7")) -> list[Case]:
                 "messages": [{"role": "user", "content": question}],
                 "tools": TOOLS,
             }
-            found.append(Case(orjson.dumps(request), plan_calls(TOOLS, None, question)))
+            calls = plan_calls(TOOLS, None, question)
+            found.append(Case(orjson.dumps(request), calls))
+            responses = {
+                "model": model,
+                "stream": True,
+                "input": question,
+                "tools": [responses_tool(tool) for tool in TOOLS],
+            }
+            found.append(Case(orjson.dumps(responses), calls, RESPONSES_PATH))
     return found
+
+
+def responses_tool(tool: dict[str, Any]) -> dict[str, Any]:
+    """A chat function tool in the flat shape of the Responses API."""
+    function: dict[str, Any] = tool["function"]
+    return {"type": "function", **function}
 
 
 class Violation(Exception):
@@ -110,6 +134,8 @@ def _judge(status: int, body: bytes, case: Case) -> str:
         if not isinstance(error.get("message"), str) or "type" not in error:
             raise Violation(f"HTTP {status} with a malformed error: {body[:200]!r}")
         return f"HTTP {status} {error.get('code') or error['type']}"
+    if case.path == RESPONSES_PATH:
+        return _judge_responses(body, case)
     events = body.split(b"\n\n")
     if events[-1] != b"" or len(events) < 2:
         raise Violation(f"the stream does not end with a blank line: {body[-200:]!r}")
@@ -147,6 +173,43 @@ def _judge(status: int, body: bytes, case: Case) -> str:
     return "ok"
 
 
+def _judge_responses(body: bytes, case: Case) -> str:
+    """A Responses stream: numbered events, ending in ``response.completed`` with the calls, or
+    in ``response.failed`` with its error."""
+    events = body.split(b"\n\n")
+    if events[-1] != b"" or len(events) < 3:
+        raise Violation(f"the stream does not end with a blank line: {body[-200:]!r}")
+    data = []
+    for number, event in enumerate(events[:-1]):
+        name, _, payload = event.partition(b"\ndata: ")
+        item = orjson.loads(payload)
+        if name != b"event: " + item["type"].encode() or item["sequence_number"] != number:
+            raise Violation(f"event {number} misnamed or misnumbered: {event[:200]!r}")
+        data.append(item)
+    last = data[-1]
+    if last["type"] not in ("response.completed", "response.failed"):
+        raise Violation(f"the stream ends without completed or failed: {events[-2][:200]!r}")
+    response = last["response"]
+    if last["type"] == "response.failed":
+        error = response["error"]
+        if not isinstance(error.get("message"), str):
+            raise Violation(f"a malformed response.failed: {events[-2][:300]!r}")
+        return f"response.failed {error.get('code')}"
+    done = [
+        (item["item"]["name"], orjson.loads(item["item"]["arguments"]))
+        for item in data
+        if item["type"] == "response.output_item.done" and item["item"]["type"] == "function_call"
+    ]
+    final = [
+        (item["name"], orjson.loads(item["arguments"]))
+        for item in response["output"]
+        if item["type"] == "function_call"
+    ]
+    if done != case.calls or final != case.calls or response["status"] != "completed":
+        raise Violation(f"wrong answer: {done!r} / {final!r}; expected {case.calls!r}")
+    return "ok"
+
+
 @dataclass
 class Tally:
     outcomes: Counter[str] = field(default_factory=Counter)
@@ -166,7 +229,7 @@ class Tally:
 
 async def client(
     session: aiohttp.ClientSession,
-    url: str,
+    base: str,
     all_cases: list[Case],
     tally: Tally,
     stop_at: float,
@@ -181,6 +244,7 @@ async def client(
         number += 1
         try:
             async with asyncio.timeout(answer_within):
+                url = base + case.path
                 async with session.post(url, data=case.body, headers=JSON) as response:
                     body = await response.read()
             tally.outcomes[judge(response.status, body, case)] += 1
@@ -285,7 +349,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
 async def _load(
     args: argparse.Namespace, session: aiohttp.ClientSession, backend: Process, proxy: Process
 ) -> int:
-    url = f"http://127.0.0.1:{proxy.port}/v1/chat/completions"
+    url = f"http://127.0.0.1:{proxy.port}"
     all_cases, tally = cases(), Tally()
     idle_mb = proxy.rss_mb()
     started = time.monotonic()
