@@ -1,7 +1,8 @@
 """Qwen3-Coder and MiniMax-M2 tool calls end to end: a scripted backend writes the calls as text
 the way each model's chat template does, the proxy serves them to the real OpenAI SDK as tool
-calls (whether a setting names the model's dialect or the output reveals it) and to the real
-Anthropic SDK as tool_use blocks, streamed and not."""
+calls (whether a setting names the model's dialect or the output reveals it), to the real
+Anthropic SDK as tool_use blocks and through the Responses API as function calls, streamed and
+not."""
 
 from __future__ import annotations
 
@@ -136,3 +137,31 @@ def test_calls_reach_the_anthropic_sdk_as_tool_use_blocks(
     assert call.id.startswith("toolu_")
     assert (call.name, call.input) == ("write_file", ARGUMENTS)
     assert message.stop_reason == "tool_use"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+@pytest.mark.parametrize("dialect", sorted(OUTPUTS))
+def test_calls_reach_the_responses_api_as_function_calls(
+    make_proxy: Callable[..., RunningProxy],
+    backend: ScriptedBackend,
+    dialect: str,
+    stream: bool,
+) -> None:
+    model, render = OUTPUTS[dialect]
+    proxy = make_proxy(DIALECT_MODELS=f"{model}={dialect}")
+    output = render("Writing it.", [("write_file", ARGUMENTS)], reasoning="A file is needed.")
+    backend.script(Script(content=output, chunk_size=200, delay=0.005))
+    client = openai.OpenAI(base_url=proxy.base_url, api_key="k")
+    tool: Any = {"type": "function", "name": "write_file", "parameters": SCHEMA}
+    request: dict[str, Any] = {"model": model, "input": "Write the file.", "tools": [tool]}
+    if stream:
+        with client.responses.stream(**request) as events:
+            response = events.get_final_response()
+    else:
+        response = client.responses.create(**request)
+    assert [item.type for item in response.output] == ["reasoning", "message", "function_call"]
+    assert response.output_text == "Writing it."
+    call = response.output[2]
+    assert call.type == "function_call"
+    assert call.name == "write_file"
+    assert json.loads(call.arguments) == ARGUMENTS
