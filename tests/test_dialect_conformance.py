@@ -38,9 +38,11 @@ from hypothesis import strategies as st
 
 from glm_proxy.dialects import create_parser
 from glm_proxy.dialects._arguments import HOLD_LIMIT
+from glm_proxy.dialects.deepseek.markup import SECTION_OPEN_VARIANTS as DEEPSEEK_VARIANTS
 from glm_proxy.dialects.deepseek.markup import STOP_TOKENS as DEEPSEEK_STOP_TOKENS
 from glm_proxy.dialects.glm.markup import STOP_TOKENS as GLM_STOP_TOKENS
 from glm_proxy.dialects.hermes.parser import STOP_TOKENS as HERMES_STOP_TOKENS
+from glm_proxy.dialects.kimi_k2.markup import SECTION_VARIANTS as KIMI_VARIANTS
 from glm_proxy.dialects.kimi_k2.markup import STOP_TOKENS as KIMI_STOP_TOKENS
 from glm_proxy.events import Content, Event, ToolCallArgs, ToolCallEnd, ToolCallStart
 from support.parsing import check_fragments, cut, merged, message_of, options
@@ -76,6 +78,7 @@ DEEPSEEK_MARKUP = (
     "<think>",
     "</think>",
     *DEEPSEEK_STOP_TOKENS,
+    *DEEPSEEK_VARIANTS,
 )
 DIALECTS = [
     Dialect(
@@ -135,6 +138,7 @@ DIALECTS = [
             "<think>",
             "</think>",
             *KIMI_STOP_TOKENS,
+            *KIMI_VARIANTS,
         ),
         typed=False,
         numbered=True,
