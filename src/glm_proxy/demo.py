@@ -98,12 +98,7 @@ class DemoServers:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self._host, self._port))
         port = sock.getsockname()[1]
-        settings = Settings(
-            base_url=backend.url,
-            host=self._host,
-            port=port,
-            dialect_models=tuple((model, dialect) for dialect, model in DIALECT_MODELS.items()),
-        )
+        settings = Settings(base_url=backend.url, host=self._host, port=port)
         config = uvicorn.Config(
             create_app(settings),
             log_level="warning",
@@ -281,7 +276,7 @@ def run_examples(proxy_url: str, backend_url: str, model: str) -> list[Example]:
 
 DIALECT_MODELS = {
     "qwen3_coder": "qwen3-coder-30b-a3b-instruct",
-    "hermes": "hermes-3-llama-3.1-8b",
+    "hermes": "qwen2.5-7b-instruct",
     "minimax": "minimax-m2",
     "kimi_k2": "kimi-k2-instruct",
     "deepseek": "deepseek-v3.1",
