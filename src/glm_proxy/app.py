@@ -230,8 +230,8 @@ class Proxy:
                 f"method {request.method} is not allowed on {path} (use POST)",
             )
         record: RequestRecord = scope[RECORD]
+        url = self.upstream.relay_url(_raw_suffix(scope), scope["query_string"])
         body = await self._read_body(request)
-        url = self.upstream.url(path[len("/v1") :], scope["query_string"])
         headers = self.upstream.headers(scope["headers"])
         return await self._relay(record, request.method, url, headers, body or None)
 
@@ -363,6 +363,19 @@ async def _internal_error(request: Request, error: Exception) -> Response:
     """The outermost backstop: ``RequestMiddleware`` itself failed (it answers all else)."""
     logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
     return Response(internal_error(error).body(), 500, media_type="application/json")
+
+
+def _raw_suffix(scope: Scope) -> bytes:
+    """The path after ``/v1`` as the client wrote it (percent-escapes kept): ``raw_path``
+    without the ``root_path`` (uvicorn puts it in front) and ``/v1``."""
+    raw: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+    root = scope.get("root_path", "").encode("utf-8")
+    if root and raw.startswith(root):
+        raw = raw[len(root) :]
+    if not raw.startswith(b"/v1/"):
+        # Only an escaped "/v1" gets here ("/%76%31/models"): say what the proxy serves.
+        raise BadRequest("relayed paths start with /v1/, written as such (not percent-escaped)")
+    return raw[len(b"/v1") :]
 
 
 def _too_large(limit: int) -> BodyTooLarge:
