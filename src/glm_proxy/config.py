@@ -33,6 +33,10 @@ DEFAULTS: dict[str, str] = {
     "ALLOW_REMOTE": "false",
     "SHUTDOWN_GRACE": "10",
     "MODEL_ALIASES": "",
+    "HEAD_TIMEOUT": "30",
+    "KEEP_ALIVE_TIMEOUT": "5",
+    "SEND_TIMEOUT": "60",
+    "MAX_CONNECTIONS": "auto",
 }
 """Every setting the proxy reads, with its default as it would be written in ``.env``."""
 
@@ -77,6 +81,14 @@ class Settings:
     model_aliases: tuple[tuple[str, str], ...] = ()
     """(pattern, backend model) pairs: a client model matching a pattern (``*`` wildcards,
     any case) is sent to the backend as that model; the first match wins."""
+    head_timeout: float = 30.0
+    """Seconds a client connection gets to send a complete request head."""
+    keep_alive_timeout: float = 5.0
+    """Seconds an idle client connection stays open between two requests."""
+    send_timeout: float = 60.0
+    """Seconds a client may take no byte of its answer before it is dropped."""
+    max_connections: int | None = None
+    """Client connections open at once (more get a 503); None: from the file limit."""
 
     def backend_model(self, model: str) -> str:
         """The model the backend is asked for when a client asks for ``model``."""
@@ -128,6 +140,10 @@ def load_settings(
         allow_remote=_boolean(values, "ALLOW_REMOTE"),
         shutdown_grace=_seconds(values, "SHUTDOWN_GRACE", allow_zero=True),
         model_aliases=_aliases(values, "MODEL_ALIASES"),
+        head_timeout=_seconds(values, "HEAD_TIMEOUT"),
+        keep_alive_timeout=_seconds(values, "KEEP_ALIVE_TIMEOUT"),
+        send_timeout=_seconds(values, "SEND_TIMEOUT"),
+        max_connections=_count_or_auto(values, "MAX_CONNECTIONS"),
     )
 
 
@@ -150,6 +166,10 @@ def settings_to_env(settings: Settings) -> dict[str, str]:
         "ALLOW_REMOTE": "true" if settings.allow_remote else "false",
         "SHUTDOWN_GRACE": repr(settings.shutdown_grace),
         "MODEL_ALIASES": ",".join(f"{p}={m}" for p, m in settings.model_aliases),
+        "HEAD_TIMEOUT": repr(settings.head_timeout),
+        "KEEP_ALIVE_TIMEOUT": repr(settings.keep_alive_timeout),
+        "SEND_TIMEOUT": repr(settings.send_timeout),
+        "MAX_CONNECTIONS": str(settings.max_connections or "auto"),
     }
 
 
@@ -235,6 +255,15 @@ def _seconds(values: Mapping[str, str], name: str, *, allow_zero: bool = False) 
         zero = "a number of seconds, 0 or more"
         raise _bad(name, values, zero if allow_zero else "a positive number of seconds")
     return seconds
+
+
+def _count_or_auto(values: Mapping[str, str], name: str) -> int | None:
+    value = values[name].strip().lower()
+    if value == "auto":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise _bad(name, values, "a positive number, or auto")
+    return int(value)
 
 
 def _choice(values: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

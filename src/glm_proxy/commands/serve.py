@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from glm_proxy.config import Settings
+    from glm_proxy.connections import ConnectionLimits
 
 EXIT_BAD_SETTINGS = 2
 SHUTDOWN_BACKSTOP = 5.0
@@ -106,19 +107,22 @@ def serve(settings: Settings, *, reload: bool = False, workers: int | None = Non
     from glm_proxy.access_log import configure_logging
     from glm_proxy.app import create_app
     from glm_proxy.config import settings_to_env
+    from glm_proxy.connections import configure as configure_connections
 
     configure_logging(settings.log_level, hidden=_hidden(settings))
+    limits = connection_limits(settings)
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level.lower(),
         "access_log": False,  # glm_proxy writes its own line per request
-        "http": "httptools",
+        "http": configure_connections(limits),
         "ws": "none",
         "lifespan": "on",
+        "timeout_keep_alive": settings.keep_alive_timeout,
         "timeout_graceful_shutdown": settings.shutdown_grace + SHUTDOWN_BACKSTOP,
     }
-    print(_banner(settings), file=sys.stderr, flush=True)
+    print(_banner(settings, limits.max_connections), file=sys.stderr, flush=True)
     # uvicorn raises the signal again once it has shut down: SIGTERM then ends like Ctrl-C,
     # which uvicorn.run absorbs (exit code 0), instead of killing the process.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -138,7 +142,20 @@ def serve(settings: Settings, *, reload: bool = False, workers: int | None = Non
 
 def worker_app() -> FastAPI:
     """The app of one worker process (``--reload``/``--workers``): settings from the environment."""
+    from glm_proxy.config import load_settings
+    from glm_proxy.connections import configure
+
+    configure(connection_limits(load_settings(os.environ)))  # the limits of this process
     return environment_app(os.environ)
+
+
+def connection_limits(settings: Settings) -> ConnectionLimits:
+    """The limits of client connections; raises the soft file limit to the hard one first."""
+    from glm_proxy.connections import ConnectionLimits, default_max_connections, raise_file_limit
+
+    file_limit = raise_file_limit()
+    cap = settings.max_connections or default_max_connections(file_limit)
+    return ConnectionLimits(settings.head_timeout, settings.send_timeout, cap)
 
 
 def environment_app(env: Mapping[str, str] | None = None) -> FastAPI:
@@ -165,12 +182,13 @@ def _hidden(settings: Settings) -> tuple[str, ...]:
     return (*((settings.api_key,) if settings.api_key else ()), *settings.proxy_api_keys)
 
 
-def _banner(settings: Settings) -> str:
+def _banner(settings: Settings, max_connections: int) -> str:
     models = "all models" if settings.glm_models == ("*",) else "models matching "
     if settings.glm_models != ("*",):
         models += ", ".join(repr(p) for p in settings.glm_models)
     access = "clients need a key" if settings.proxy_api_keys else "no client key"
     return (
         f"glm-proxy on http://{settings.host}:{settings.port}/v1 -> "
-        f"{settings.public_base_url()} (GLM handling for {models}; {access})"
+        f"{settings.public_base_url()} (GLM handling for {models}; {access}; "
+        f"up to {max_connections} connections)"
     )
