@@ -39,6 +39,10 @@ def test_every_setting_is_read_from_the_environment() -> None:
         "ALLOW_REMOTE": "yes",
         "SHUTDOWN_GRACE": "2.5",
         "MODEL_ALIASES": "Claude-* = glm-4.5-air, gpt-5*=GLM-4.7",
+        "HEAD_TIMEOUT": "7.5",
+        "KEEP_ALIVE_TIMEOUT": "2",
+        "SEND_TIMEOUT": "90",
+        "MAX_CONNECTIONS": "500",
     }
     assert set(env) == set(DEFAULTS)
     settings = load_settings(env)
@@ -55,6 +59,13 @@ def test_every_setting_is_read_from_the_environment() -> None:
     assert settings.allow_remote is True
     assert settings.shutdown_grace == 2.5
     assert settings.model_aliases == (("claude-*", "glm-4.5-air"), ("gpt-5*", "GLM-4.7"))
+    assert (settings.head_timeout, settings.keep_alive_timeout) == (7.5, 2.0)
+    assert (settings.send_timeout, settings.max_connections) == (90.0, 500)
+
+
+def test_max_connections_auto_means_from_the_file_limit() -> None:
+    assert load_settings({}).max_connections is None
+    assert load_settings({"MAX_CONNECTIONS": " Auto "}).max_connections is None
 
 
 def test_overrides_win_over_the_environment_and_none_means_not_given() -> None:
@@ -92,6 +103,11 @@ def test_an_empty_api_key_means_none() -> None:
         ("SHUTDOWN_GRACE", "later", "a number of seconds, 0 or more"),
         ("MODEL_ALIASES", "claude-*", "comma-separated PATTERN=MODEL pairs"),
         ("MODEL_ALIASES", "=glm-4.7", "comma-separated PATTERN=MODEL pairs"),
+        ("HEAD_TIMEOUT", "0", "a positive number of seconds"),
+        ("KEEP_ALIVE_TIMEOUT", "never", "a positive number of seconds"),
+        ("SEND_TIMEOUT", "-5", "a positive number of seconds"),
+        ("MAX_CONNECTIONS", "0", "a positive number, or auto"),
+        ("MAX_CONNECTIONS", "many", "a positive number, or auto"),
     ],
 )
 def test_a_bad_value_names_the_setting(name: str, value: str, expected: str) -> None:
