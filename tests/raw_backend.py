@@ -82,7 +82,9 @@ def sse_chunk(content: str, finish: str | None = None) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
-SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+SSE_HEAD = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+)
 
 
 class RawBackend:
@@ -139,7 +141,8 @@ class RawBackend:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
-        assert task is not None and self.handler is not None
+        assert task is not None
+        assert self.handler is not None
         self._tasks.add(task)
         self.open += 1
         try:

@@ -83,8 +83,10 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Proxy]]:
 
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "glm_proxy", "serve", "--port", str(port)]
-                + ["--base-url", base_url, "--log-level", "WARNING"],
+                [
+                    *(sys.executable, "-m", "glm_proxy", "serve", "--port", str(port)),
+                    *("--base-url", base_url, "--log-level", "WARNING"),
+                ],
                 cwd=ROOT,
                 env=environment,
                 stdout=out,
@@ -114,8 +116,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Proxy]]:
 
 
 def connect(port: int) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=BOUND)
-    return sock
+    return socket.create_connection(("127.0.0.1", port), timeout=BOUND)
 
 
 def exchange(port: int, request: bytes) -> tuple[bytes, bytes]:
@@ -485,4 +486,3 @@ def test_an_http10_client_gets_whole_answers_with_their_length(
     )
     assert b"content-length: %d" % len(data) in head.lower()
     assert orjson.loads(data)["choices"][0]["message"]["content"]
-
