@@ -22,7 +22,7 @@ import httpx
 import openai
 import pytest
 
-from scripted_backend import ScriptedBackend
+from support.scripted_backend import ScriptedBackend
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,8 +53,8 @@ def start_proxy(env: dict[str, str], root_path: str = "") -> RunningProxy:
     uvicorn's, for a proxy mounted under a prefix."""
     import uvicorn
 
-    from glm_proxy.app import create_app
     from glm_proxy.config import load_settings
+    from glm_proxy.server.app import create_app
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -17,10 +17,10 @@ import orjson
 import pytest
 
 from conftest import RunningProxy, start_proxy
-from glm_proxy.app import GC_YOUNGEST_EVERY, create_app
 from glm_proxy.config import load_settings
-from scripted_backend import Script, ScriptedBackend
-from wirecheck import accumulate_choices, check_sse_bytes, check_stream
+from glm_proxy.server.app import GC_YOUNGEST_EVERY, create_app
+from support.scripted_backend import Script, ScriptedBackend
+from support.wirecheck import accumulate_choices, check_sse_bytes, check_stream
 
 GLM_CALL = (
     "<tool_call>get_weather\n<arg_key>location</arg_key>\n<arg_value>Seoul</arg_value>\n"
@@ -347,17 +347,62 @@ def test_a_request_without_a_key_reaches_a_keyless_backend_without_one(
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_a_non_glm_model_passes_through_byte_identical(
-    proxy: RunningProxy, backend: ScriptedBackend, stream: bool
+@pytest.mark.parametrize("with_tools", [False, True])
+def test_a_model_no_setting_names_passes_through_byte_identical(
+    make_proxy: Callable[..., RunningProxy],
+    backend: ScriptedBackend,
+    stream: bool,
+    with_tools: bool,
 ) -> None:
+    # Without tools nothing is converted; with tools, DETECT_DIALECT=false relays as well.
+    proxy = make_proxy(DETECT_DIALECT="false")
     script = Script(content="<think>x</think>" + GLM_CALL, chunk_size=5)
     backend.script(script, script)
-    body = {"model": "qwen3-coder", "messages": [], "tools": TOOLS, "stream": stream}
+    body: dict[str, Any] = {"model": "llama-3.1-8b", "messages": [], "stream": stream}
+    if with_tools:
+        body["tools"] = TOOLS
     direct = httpx.post(backend.url + "/chat/completions", json=body)
     proxied = httpx.post(proxy.base_url + "/chat/completions", json=body)
     assert proxied.status_code == direct.status_code == 200
     assert proxied.content == direct.content
     assert proxied.headers["content-type"] == direct.headers["content-type"]
+
+
+def test_detection_without_a_call_answers_byte_identical(
+    proxy: RunningProxy, backend: ScriptedBackend
+) -> None:
+    script = Script(content="No tool needed: 2 < 3 and <b>bold</b>.")
+    backend.script(script, script)
+    body = {"model": "llama-3.1-8b", "messages": [], "tools": TOOLS}
+    direct = httpx.post(backend.url + "/chat/completions", json=body)
+    proxied = httpx.post(proxy.base_url + "/chat/completions", json=body)
+    assert proxied.status_code == direct.status_code == 200
+    assert proxied.content == direct.content
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_dialect_of_a_model_no_setting_names_is_detected(
+    proxy: RunningProxy,
+    backend: ScriptedBackend,
+    stream: bool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="glm_proxy.access")
+    backend.script(Script(content="Checking. " + GLM_CALL, chunk_size=3))
+    client = openai.OpenAI(base_url=proxy.base_url, api_key="k")
+    request: dict[str, Any] = {"model": "my-finetune-7b", "messages": [], "tools": TOOLS}
+    if stream:
+        with client.chat.completions.stream(**request) as events:
+            completion = events.get_final_completion()
+    else:
+        completion = client.chat.completions.create(**request)
+    message = completion.choices[0].message
+    assert message.content == "Checking. "
+    (call,) = message.tool_calls or []
+    assert call.function.name == "get_weather"
+    assert completion.choices[0].finish_reason == "tool_calls"
+    lines = [r.getMessage() for r in caplog.records if r.name == "glm_proxy.access"]
+    assert lines[-1].endswith("1 tool call (glm)")
 
 
 def test_glm_models_setting_widens_the_translation(
@@ -370,6 +415,25 @@ def test_glm_models_setting_widens_the_translation(
         response.json()["choices"][0]["message"]["tool_calls"][0]["function"]["name"]
         == "get_weather"
     )
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_model_alias_serves_the_clients_model_with_the_backends(
+    make_proxy: Callable[..., RunningProxy], backend: ScriptedBackend, stream: bool
+) -> None:
+    proxy = make_proxy(MODEL_ALIASES="gpt-*=glm-4.5-air")
+    backend.script(Script(content=GLM_CALL, chunk_size=7))
+    client = openai.OpenAI(base_url=proxy.base_url, api_key="k")
+    request: dict[str, Any] = {"model": "gpt-4o", "messages": [], "tools": TOOLS}
+    if stream:
+        with client.chat.completions.stream(**request) as events:
+            completion = events.get_final_completion()
+    else:
+        completion = client.chat.completions.create(**request)
+    assert backend.requests[-1].json()["model"] == "glm-4.5-air"  # the backend's own name
+    assert completion.model == "gpt-4o"  # the client's name, echoed back
+    (call,) = completion.choices[0].message.tool_calls or []
+    assert call.function.name == "get_weather"  # converted: glm-4.5-air is a GLM model
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -538,7 +602,8 @@ def test_one_access_log_line_per_request(
     lines = [r.getMessage() for r in caplog.records if r.name == "glm_proxy.access"]
     assert len(lines) == 2
     assert re.fullmatch(
-        r"POST /v1/chat/completions ✓ 200 glm-4\.5-air 3 msgs 1 tool stream \d+\.\dms 1 tool call",
+        r"POST /v1/chat/completions ✓ 200 glm-4\.5-air 3 msgs 1 tool stream \d+\.\dms 1 tool call"
+        r" \(glm\)",
         lines[0],
     )
     assert re.fullmatch(r"POST /v1/chat/completions ✗ 400 \d+\.\dms invalid_type", lines[1])
@@ -556,7 +621,7 @@ def test_an_unexpected_failure_is_an_openai_shaped_500_without_a_traceback(
     def broken(body: bytes) -> dict[str, object]:
         raise RuntimeError("a bug in glm-proxy")
 
-    monkeypatch.setattr("glm_proxy.app.parse_chat_request", broken)
+    monkeypatch.setattr("glm_proxy.fronts.openai_chat.route.parse_chat_request", broken)
     caplog.set_level(logging.CRITICAL, logger="uvicorn.error")  # it logs the traceback itself
     response = post_chat(proxy, CHAT)
     assert response.status_code == 500
@@ -573,7 +638,7 @@ def test_fastapi_validation_errors_are_openai_shaped_400s() -> None:
     from starlette.requests import Request
 
     from glm_proxy.access_log import RequestRecord
-    from glm_proxy.app import RECORD, _validation_error
+    from glm_proxy.server.app import RECORD, _validation_error
 
     record = RequestRecord("POST", "/x")
     request = Request(

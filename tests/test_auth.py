@@ -13,10 +13,10 @@ import openai
 import pytest
 
 from conftest import RunningProxy, log_lines
-from glm_proxy.app import create_app
-from glm_proxy.auth import ClientKeys, exposure_problem, is_loopback, presented_key
 from glm_proxy.config import load_settings
-from scripted_backend import Script, ScriptedBackend
+from glm_proxy.server.app import create_app
+from glm_proxy.server.auth import ClientKeys, exposure_problem, is_loopback, presented_key
+from support.scripted_backend import Script, ScriptedBackend
 
 CHAT = {"model": "glm-4.5-air", "messages": [{"role": "user", "content": "hi"}]}
 KEYS = "sk-proxy-one,sk-proxy-two"

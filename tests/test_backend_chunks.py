@@ -11,7 +11,7 @@ from glm_proxy.backend.chunks import (
     text_of,
     usage_of,
 )
-from glm_proxy.sse import SSEDecoder, encode_named
+from glm_proxy.backend.sse import SSEDecoder, encode_named
 
 
 def test_text_of_reads_strings_null_and_text_parts_only() -> None:

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from conftest import RunningProxy
-from scripted_backend import ScriptedBackend
+from support.scripted_backend import ScriptedBackend
 
 TOOL = {
     "type": "function",

@@ -3,8 +3,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from glm_proxy.chat_request import check_body_headers, parse_chat_request
 from glm_proxy.errors import BadRequest, UnsupportedMediaType
+from glm_proxy.fronts.openai_chat.request import check_body_headers, parse_chat_request
 
 TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
 
@@ -269,7 +269,7 @@ def test_a_body_declared_as_something_else_is_415(
 
 
 def test_a_tools_array_that_passed_is_remembered_and_a_bad_one_never_is() -> None:
-    from glm_proxy.chat_request import _check_tools_text
+    from glm_proxy.fronts.openai_chat.request import _check_tools_text
 
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
     body = orjson.dumps({"model": "m", "messages": [], "tools": tools})

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from glm_proxy.chunk_template import PlainChunkTemplate, PlainText, plain_text
-from glm_proxy.sse import SSEDecoder, SSEError
+from glm_proxy.backend.chunk_template import PlainChunkTemplate, PlainText, plain_text
+from glm_proxy.backend.sse import SSEDecoder, SSEError
 
 
 def chunk(content: Any, **extra: Any) -> dict[str, Any]:

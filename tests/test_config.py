@@ -39,6 +39,8 @@ def test_every_setting_is_read_from_the_environment() -> None:
         "ALLOW_REMOTE": "yes",
         "SHUTDOWN_GRACE": "2.5",
         "MODEL_ALIASES": "Claude-* = glm-4.5-air, gpt-5*=GLM-4.7",
+        "DIALECT_MODELS": "My-Org/Tuned*=glm, special=glm",
+        "DETECT_DIALECT": "false",
         "HEAD_TIMEOUT": "7.5",
         "KEEP_ALIVE_TIMEOUT": "2",
         "SEND_TIMEOUT": "90",
@@ -59,6 +61,8 @@ def test_every_setting_is_read_from_the_environment() -> None:
     assert settings.allow_remote is True
     assert settings.shutdown_grace == 2.5
     assert settings.model_aliases == (("claude-*", "glm-4.5-air"), ("gpt-5*", "GLM-4.7"))
+    assert settings.dialect_models == (("my-org/tuned*", "glm"), ("special", "glm"))
+    assert settings.detect_dialect is False
     assert (settings.head_timeout, settings.keep_alive_timeout) == (7.5, 2.0)
     assert (settings.send_timeout, settings.max_connections) == (90.0, 500)
 
@@ -103,6 +107,9 @@ def test_an_empty_api_key_means_none() -> None:
         ("SHUTDOWN_GRACE", "later", "a number of seconds, 0 or more"),
         ("MODEL_ALIASES", "claude-*", "comma-separated PATTERN=MODEL pairs"),
         ("MODEL_ALIASES", "=glm-4.7", "comma-separated PATTERN=MODEL pairs"),
+        ("DIALECT_MODELS", "llama=nonesuch", "comma-separated PATTERN=DIALECT pairs"),
+        ("DIALECT_MODELS", "llama", "comma-separated PATTERN=DIALECT pairs"),
+        ("DETECT_DIALECT", "maybe", "true or false"),
         ("HEAD_TIMEOUT", "0", "a positive number of seconds"),
         ("KEEP_ALIVE_TIMEOUT", "never", "a positive number of seconds"),
         ("SEND_TIMEOUT", "-5", "a positive number of seconds"),
@@ -215,6 +222,13 @@ def test_model_aliases_map_client_models_to_backend_models_first_match_wins() ->
     assert settings.backend_model("Claude-Sonnet-4-5") == "glm-4.7"
     assert settings.backend_model("glm-4.6") == "glm-4.6"  # no pattern: the client's name
     assert load_settings({}).backend_model("claude-sonnet-4-5") == "claude-sonnet-4-5"
+
+
+def test_the_dialect_follows_glm_models_then_dialect_models() -> None:
+    settings = load_settings({"GLM_MODELS": "glm,zai", "DIALECT_MODELS": "tuned*coder=glm"})
+    assert settings.dialect_for("zai-org/GLM-4.5-Air") == "glm"
+    assert settings.dialect_for("my-tuned-qwen-coder-7b") == "glm"  # * inside a pattern
+    assert settings.dialect_for("llama-3.1-8b") is None  # no setting names it: detected
 
 
 def test_public_base_url_hides_credentials() -> None:

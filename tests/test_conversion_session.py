@@ -10,7 +10,7 @@ import pytest
 from glm_proxy.conversion.plan import plan_for, thinking_disabled
 from glm_proxy.conversion.session import ChoiceSession
 from glm_proxy.events import Content, Reasoning, ToolCallArgs, ToolCallEnd, ToolCallStart
-from parsing import counting_ids, merged
+from support.parsing import counting_ids, merged
 
 TOOLS = [
     {"type": "function", "function": {"name": "a", "parameters": {"properties": {}}}},
@@ -141,3 +141,34 @@ def test_read_whole_puts_the_backends_calls_first() -> None:
 def test_thinking_turned_off(body: dict[str, Any], disabled: bool) -> None:
     assert thinking_disabled(body) is disabled
     assert plan_for(body, starts_in_reasoning=True).parser.starts_in_reasoning is not disabled
+
+
+def test_a_backend_call_is_announced_when_its_name_comes() -> None:
+    s = session()
+    events = s.backend_events([{"index": 0, "id": "call_x", "function": {"arguments": ""}}])
+    assert events == []  # no name yet: nothing to announce
+    events += s.backend_events([{"index": 0, "function": {"name": "a", "arguments": '{"k"'}}])
+    events += s.backend_events([{"index": 0, "function": {"arguments": ": 1}"}}])
+    events += s.close()
+    assert events == [
+        ToolCallStart(0, "call_x", "a"),
+        ToolCallArgs(0, '{"k"'),
+        ToolCallArgs(0, ": 1}"),
+        ToolCallEnd(0),
+    ]
+
+
+def test_a_backend_call_cut_off_is_not_ended() -> None:
+    s = session()
+    events = s.backend_events(
+        [{"index": 0, "id": "call_x", "function": {"name": "a", "arguments": '{"path": "/tm'}}]
+    )
+    events += s.close()
+    assert events == [ToolCallStart(0, "call_x", "a"), ToolCallArgs(0, '{"path": "/tm')]
+
+
+def test_a_backend_call_never_named_is_not_lost() -> None:
+    s = session()
+    events = s.backend_events([{"index": 0, "id": "call_x", "function": {"arguments": "{}"}}])
+    events += s.close()
+    assert events == [ToolCallStart(0, "call_x", ""), ToolCallArgs(0, "{}"), ToolCallEnd(0)]

@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 from glm_proxy.dialects import create_parser
 from glm_proxy.dialects._arguments import HOLD_LIMIT
 from glm_proxy.events import Content, Event, ToolCallArgs, ToolCallEnd, ToolCallStart
-from parsing import check_fragments, cut, merged, message_of, options
+from support.parsing import check_fragments, cut, merged, message_of, options
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import orjson
 import pytest
 
 from conftest import RunningProxy, start_proxy
-from resources import memory_kib, nothing_left_behind
-from scripted_backend import DEFAULT_CONTENT, Script, ScriptedBackend
+from support.resources import memory_kib, nothing_left_behind
+from support.scripted_backend import DEFAULT_CONTENT, Script, ScriptedBackend
 
 RUNS = 1000
 WARM_UP = 100

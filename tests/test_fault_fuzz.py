@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 
 from conftest import RunningProxy, start_proxy
 from glm_proxy.dialects.glm.markup import STOP_TOKENS
-from resources import HTTP, Snapshot, settled, wait_for
-from scripted_backend import Script, ScriptedBackend, completion
-from wirecheck import accumulate_choices, check_sse_bytes, check_stream
+from support.resources import HTTP, Snapshot, settled, wait_for
+from support.scripted_backend import Script, ScriptedBackend, completion
+from support.wirecheck import accumulate_choices, check_sse_bytes, check_stream
 
 TAGS = (
     "<tool_call>",

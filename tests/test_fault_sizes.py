@@ -22,9 +22,9 @@ import orjson
 import pytest
 
 from conftest import RunningProxy, start_proxy
-from resources import HTTP, idle_sockets, memory_kib, nothing_left_behind, proxy_sockets
-from scripted_backend import DEFAULT_CONTENT, Script, ScriptedBackend
-from wirecheck import accumulate_choices, check_sse_bytes, check_stream
+from support.resources import HTTP, idle_sockets, memory_kib, nothing_left_behind, proxy_sockets
+from support.scripted_backend import DEFAULT_CONTENT, Script, ScriptedBackend
+from support.wirecheck import accumulate_choices, check_sse_bytes, check_stream
 
 SIZE = 100_000_000
 LINE = "The quick brown fox jumps over the lazy dog, 0123456789 times.\n"

@@ -24,7 +24,7 @@ import pytest
 from aiohttp.resolver import ThreadedResolver
 
 from conftest import RunningProxy, start_proxy
-from faulty_backend import (
+from support.faulty_backend import (
     GOOD_TEXT,
     LAST_CHUNK,
     Close,
@@ -38,9 +38,9 @@ from faulty_backend import (
     head,
     sse,
 )
-from resources import HTTP, nothing_left_behind
-from scripted_backend import DEFAULT_CONTENT, Script, ScriptedBackend
-from wirecheck import accumulate, check_sse_bytes, check_stream
+from support.resources import HTTP, nothing_left_behind
+from support.scripted_backend import DEFAULT_CONTENT, Script, ScriptedBackend
+from support.wirecheck import accumulate, check_sse_bytes, check_stream
 
 TIMEOUT = "0.5"
 CHAT = {"model": "glm-4.5-air", "messages": [{"role": "user", "content": "hi"}]}

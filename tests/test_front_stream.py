@@ -9,11 +9,11 @@ from typing import Any
 import orjson
 
 from glm_proxy.access_log import RequestRecord
+from glm_proxy.backend.client import Upstream
 from glm_proxy.config import load_settings
 from glm_proxy.errors import ProxyError
-from glm_proxy.streaming import front_stream
-from glm_proxy.upstream import Upstream
-from scripted_backend import Script, ScriptedBackend
+from glm_proxy.fronts._http import front_stream
+from support.scripted_backend import Script, ScriptedBackend
 
 
 class RecordingFront:

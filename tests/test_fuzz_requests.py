@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import RunningProxy
-from scripted_backend import Script, ScriptedBackend
-from wirecheck import accumulate, check_sse_bytes, check_stream
+from support.scripted_backend import Script, ScriptedBackend
+from support.wirecheck import accumulate, check_sse_bytes, check_stream
 
 PLAIN = "Plain answer, no markup."
 TIMEOUT = 10.0

@@ -11,11 +11,11 @@ import json
 
 import pytest
 
-from glm_cases import CASES, TOOLS, WEATHER_45, Case, call, msg
 from glm_proxy.dialects import create_parser
 from glm_proxy.dialects._arguments import HOLD_LIMIT
 from glm_proxy.events import Content, Reasoning, ToolCallArgs, ToolCallEnd, ToolCallStart
-from parsing import (
+from support.glm_cases import CASES, TOOLS, WEATHER_45, Case, call, msg
+from support.parsing import (
     check_fragments,
     feed_pieces,
     merged,

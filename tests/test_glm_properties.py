@@ -27,7 +27,7 @@ from glm_proxy.dialects.glm.markup import (
     VALUE_OPEN,
 )
 from glm_proxy.dialects.glm.render import render_call
-from parsing import check_fragments, cut, feed_pieces, merged, message_of, options
+from support.parsing import check_fragments, cut, feed_pieces, merged, message_of, options
 
 TAGS = (
     CALL_OPEN,

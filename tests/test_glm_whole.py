@@ -30,7 +30,7 @@ from glm_proxy.dialects.glm.markup import (
 from glm_proxy.dialects.glm.render import render_value
 from glm_proxy.dialects.glm.whole import read_whole
 from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallEnd, ToolCallStart
-from parsing import merged, options
+from support.parsing import merged, options
 
 TAGS = (
     CALL_OPEN,

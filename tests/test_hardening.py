@@ -26,9 +26,9 @@ import orjson
 import pytest
 
 from conftest import ROOT, free_port
-from raw_backend import SSE_HEAD, Connection, RawBackend, json_answer, sse_chunk
-from resources import idle_sockets, memory_kib, proxy_sockets
-from scripted_backend import Script, ScriptedBackend
+from support.raw_backend import SSE_HEAD, Connection, RawBackend, json_answer, sse_chunk
+from support.resources import idle_sockets, memory_kib, proxy_sockets
+from support.scripted_backend import Script, ScriptedBackend
 
 CHAT = {"model": "glm-4.5-air", "messages": [{"role": "user", "content": "hi"}]}
 BOUND = 15.0

@@ -16,8 +16,8 @@ from openai.types.chat import (
 )
 
 from conftest import RunningProxy
-from scripted_backend import Script, ScriptedBackend
-from wirecheck import accumulate_choices, check_sse_bytes, check_stream
+from support.scripted_backend import Script, ScriptedBackend
+from support.wirecheck import accumulate_choices, check_sse_bytes, check_stream
 
 WEATHER_TOOL: ChatCompletionFunctionToolParam = {
     "type": "function",

@@ -18,8 +18,8 @@ from openai.types.chat import (
     ChatCompletionMessageParam,
 )
 
-from scripted_backend import Script, ScriptedBackend
-from wirecheck import accumulate_choices, check_stream
+from support.scripted_backend import Script, ScriptedBackend
+from support.wirecheck import accumulate_choices, check_stream
 
 WEATHER: ChatCompletionFunctionToolParam = {
     "type": "function",

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from conftest import RunningProxy, log_lines, log_until
-from scripted_backend import Script, ScriptedBackend
+from support.scripted_backend import Script, ScriptedBackend
 
 CHAT = {"model": "glm-4.5-air", "messages": [{"role": "user", "content": "hi"}]}
 GENERATED = re.compile(r"[0-9a-f]{16}")
@@ -76,7 +76,7 @@ def test_every_response_carries_the_request_id(
         statuses.append(response.status_code)
         assert response.headers["x-request-id"] == f"id-{number}"
     assert statuses == [200, 400, 401, 404, 405, 413, 415, 502, 200]
-    monkeypatch.setattr("glm_proxy.app.parse_chat_request", _broken)
+    monkeypatch.setattr("glm_proxy.fronts.openai_chat.route.parse_chat_request", _broken)
     failed = httpx.post(chat, json=CHAT, headers={"x-request-id": "id-500"})
     assert failed.status_code == 500
     assert failed.headers["x-request-id"] == "id-500"
@@ -92,7 +92,7 @@ def test_a_bug_is_an_openai_shaped_500_logged_with_its_id_and_traceback(
     console_log: Callable[..., io.StringIO],
 ) -> None:
     log = console_log("ERROR")
-    monkeypatch.setattr("glm_proxy.app.parse_chat_request", _broken)
+    monkeypatch.setattr("glm_proxy.fronts.openai_chat.route.parse_chat_request", _broken)
     response = httpx.post(
         proxy.base_url + "/chat/completions", json=CHAT, headers={"x-request-id": "bug-1"}
     )

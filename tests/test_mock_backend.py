@@ -76,3 +76,16 @@ def test_a_busy_port_is_reported_without_a_traceback() -> None:
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_dialect_exits_2_with_a_message() -> None:
+    result = subprocess.run(
+        [*COMMAND, "--port", "0", "--dialect", "klingon"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "dialect must be one of glm" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -13,7 +13,7 @@ from glm_proxy.mock.completions import (
     stream_ticks,
 )
 from glm_proxy.mock.replies import Reply
-from wirecheck import accumulate_choices, check_sse_bytes, check_stream
+from support.wirecheck import accumulate_choices, check_sse_bytes, check_stream
 
 REPLY = Reply(
     text='<think>a "b"</think>\nünï', finish_reason="stop", prompt_tokens=7, completion_tokens=6

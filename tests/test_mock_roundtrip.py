@@ -14,13 +14,13 @@ import aiohttp
 import orjson
 import pytest
 
-from glm_proxy.dialects import ParserOptions, create_parser
+from glm_proxy.conversion.message import assemble_message, parse_message
+from glm_proxy.dialects import AUTO, ParserOptions, create_parser, known_dialects
 from glm_proxy.events import Event
-from glm_proxy.message import assemble_message, parse_message
 from glm_proxy.mock import derive_arguments, plan_calls
 from glm_proxy.mock.server import start_mock_backend
+from support.wirecheck import check_sse_bytes
 from test_mock_schema_values import EVERY_TYPE, EVERY_TYPE_MESSAGE, WEATHER
-from wirecheck import check_sse_bytes
 
 WEATHER_TOOL = {
     "type": "function",
@@ -113,3 +113,48 @@ def test_without_thinking_the_parser_sees_calls_and_no_reasoning() -> None:
     message = parse_message(whole, ParserOptions(tools=[WEATHER_TOOL]))
     assert calls_of(message) == [("get_weather", {"location": "Seoul"})]
     assert "reasoning_content" not in message
+
+
+async def fetch_in_dialect(
+    dialect: str, tools: list[dict[str, Any]], text: str
+) -> tuple[str, list[str]]:
+    """The mock's raw text in ``dialect`` (its ``--dialect``), whole and as stream pieces."""
+    body = {"model": "some-model", "messages": [{"role": "user", "content": text}]}
+    body["tools"] = tools
+    async with (
+        await start_mock_backend(chunk_size=3, dialect=dialect) as backend,
+        aiohttp.ClientSession() as http,
+    ):
+        url = f"{backend.url}/chat/completions"
+        async with http.post(url, data=orjson.dumps(body)) as response:
+            whole = orjson.loads(await response.read())["choices"][0]["message"]["content"]
+        async with http.post(url, data=orjson.dumps({**body, "stream": True})) as response:
+            chunks = check_sse_bytes(await response.read())
+    pieces = [
+        c["choices"][0]["delta"]["content"]
+        for c in chunks
+        if c["choices"] and c["choices"][0]["delta"].get("content")
+    ]
+    return whole, pieces
+
+
+@pytest.mark.parametrize("dialect", known_dialects())
+@pytest.mark.parametrize(("tools", "text"), CASES)
+def test_every_dialect_the_mock_writes_is_read_back(
+    dialect: str, tools: list[dict[str, Any]], text: str
+) -> None:
+    whole, pieces = asyncio.run(fetch_in_dialect(dialect, tools, text))
+    promised = plan_calls(tools, None, text)
+    options = ParserOptions(tools=tools)
+    for name in (dialect, AUTO):  # named by a setting, and detected
+        assert calls_of(parse_message(whole, options, dialect=name)) == promised
+        parser = create_parser(options, name)
+        events: list[Event] = []
+        for piece in pieces:
+            events += parser.feed(piece)
+        assert calls_of(assemble_message(events + parser.close())) == promised
+
+
+def test_an_unknown_dialect_is_refused() -> None:
+    with pytest.raises(ValueError, match="dialect must be one of"):
+        asyncio.run(start_mock_backend(dialect="klingon"))

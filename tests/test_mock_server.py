@@ -13,7 +13,7 @@ from openai import OpenAI
 
 from glm_proxy.mock import plan_calls
 from glm_proxy.mock.server import RunningMockBackend, create_mock_app, start_mock_backend
-from wirecheck import accumulate_choices, check_sse_bytes, check_stream
+from support.wirecheck import accumulate_choices, check_sse_bytes, check_stream
 
 WEATHER = {
     "type": "function",

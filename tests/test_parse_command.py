@@ -109,3 +109,19 @@ def test_stream_piece_size_must_be_positive(
 ) -> None:
     assert main(["parse", "--stream", "0", str(raw_file)]) == 2
     assert "--stream" in capsys.readouterr().err
+
+
+def test_dialect_auto_detects_the_call(raw_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Detection passes everything before the first opener through (<think> included).
+    assert main(["parse", "--dialect", "auto", str(raw_file)]) == 0
+    message = json.loads(capsys.readouterr().out)
+    assert message["content"] == "\n<think>User wants weather</think>\nLet me check.\n"
+    assert message["tool_calls"][0]["function"]["name"] == "get_weather"
+
+
+def test_an_unknown_dialect_exits_2(raw_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["parse", "--dialect", "klingon", str(raw_file)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "unknown dialect 'klingon'" in err
+    assert "auto" in err

@@ -7,6 +7,7 @@ The nested test run leaves this test out (it would clone again, forever).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -43,7 +44,7 @@ def test_readme_commands_work_on_a_fresh_clone(tmp_path: Path) -> None:
         timeout=600,
     )  # fmt: skip
     assert start.returncode == 0, start.stdout + start.stderr
-    assert "✓ 5/5 examples converted" in start.stdout
+    assert re.search(r"✓ (\d+)/\1 examples converted", start.stdout)
 
     tests = subprocess.run(
         commands["test"], shell=True, cwd=clone, env=env, capture_output=True, text=True,

@@ -14,7 +14,7 @@ from conftest import free_port, start, wait_healthy
 from glm_proxy.cli import main
 from glm_proxy.commands.serve import read_environment, worker_app
 from glm_proxy.config import Settings, load_settings, settings_to_env
-from scripted_backend import ScriptedBackend
+from support.scripted_backend import ScriptedBackend
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -114,7 +114,7 @@ def test_a_key_or_allow_remote_lets_it_listen_beyond_this_machine(
 
 def test_the_docker_image_settings_pass_the_listening_check() -> None:
     # The image listens on 0.0.0.0 behind the container's port mapping (see the Dockerfile).
-    from glm_proxy.auth import exposure_problem
+    from glm_proxy.server.auth import exposure_problem
 
     env: dict[str, str] = {}
     text = (ROOT / "Dockerfile").read_text()

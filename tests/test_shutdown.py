@@ -17,9 +17,9 @@ import orjson
 import pytest
 
 from conftest import RunningProxy, free_port, start, wait_healthy
-from glm_proxy.shutdown import Drain
-from scripted_backend import Script, ScriptedBackend
-from wirecheck import check_sse_bytes, check_stream
+from glm_proxy.server.shutdown import Drain
+from support.scripted_backend import Script, ScriptedBackend
+from support.wirecheck import check_sse_bytes, check_stream
 
 CHAT = {"model": "glm-4.5-air", "messages": [{"role": "user", "content": "hi"}], "stream": True}
 

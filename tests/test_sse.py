@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from glm_proxy.sse import DONE, SSEDecoder, SSEError, SSEEvent, encode_error, encode_event
+from glm_proxy.backend.sse import DONE, SSEDecoder, SSEError, SSEEvent, encode_error, encode_event
 
 OPENAI_STREAM = (
     b'data: {"id":"a","choices":[{"delta":{"content":"h\xc3\xa9llo \xf0\x9f\x98\x80"}}]}\n\n'

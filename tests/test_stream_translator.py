@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from glm_proxy.chunk_template import PlainChunkTemplate
+from glm_proxy.backend.chunk_template import PlainChunkTemplate
 from glm_proxy.conversion.plan import Plan, plan_for
 from glm_proxy.dialects.glm.render import Style, render_call, render_output
-from glm_proxy.stream_translator import StreamTranslator
-from glm_proxy.translate import translate_completion
-from translating import (
+from glm_proxy.fronts.openai_chat.render import translate_completion
+from glm_proxy.fronts.openai_chat.stream import StreamTranslator
+from support.translating import (
     CALLS,
     EXPECTED_CALLS,
     SIZES,
@@ -33,7 +33,7 @@ from translating import (
     split_reasoning_stream,
     upstream_stream,
 )
-from wirecheck import accumulate_choices, check_stream
+from support.wirecheck import accumulate_choices, check_stream
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from glm_proxy.access_log import RequestRecord
-from glm_proxy.chunk_template import PlainChunkTemplate
+from glm_proxy.backend.chunk_template import PlainChunkTemplate
+from glm_proxy.backend.sse import DONE, SSEDecoder, encode_event
 from glm_proxy.conversion.plan import plan_for
-from glm_proxy.sse import DONE, SSEDecoder, encode_event
-from glm_proxy.stream_translator import StreamTranslator
-from glm_proxy.streaming import translated_stream
+from glm_proxy.fronts.openai_chat.route import translated_stream
+from glm_proxy.fronts.openai_chat.stream import StreamTranslator
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
 TEXT = (

@@ -8,8 +8,8 @@ import pytest
 
 from glm_proxy.conversion.plan import plan_for
 from glm_proxy.dialects.glm.render import Style, render_call
-from glm_proxy.translate import translate_completion
-from translating import (
+from glm_proxy.fronts.openai_chat.render import translate_completion
+from support.translating import (
     EXPECTED_CALLS,
     TOOLS,
     calls_of,

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from glm_cases import CASES, TOOLS, Case
 from glm_proxy.conversion.plan import Plan, plan_for
-from glm_proxy.translate import translate_completion
-from translating import (
+from glm_proxy.fronts.openai_chat.render import translate_completion
+from support.glm_cases import CASES, TOOLS, Case
+from support.translating import (
     comparable,
     completion,
     delta_chunk,
@@ -27,7 +27,7 @@ from translating import (
     split_reasoning_stream,
     upstream_stream,
 )
-from wirecheck import accumulate_choices, check_stream
+from support.wirecheck import accumulate_choices, check_stream
 
 
 def translation_for(case: Case) -> Plan:

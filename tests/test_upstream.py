@@ -8,10 +8,10 @@ import aiohttp
 import orjson
 import pytest
 
+from glm_proxy.backend.client import Upstream
 from glm_proxy.config import load_settings
 from glm_proxy.errors import BackendBadResponse, BackendTimeout, BackendUnreachable, BadRequest
-from glm_proxy.upstream import Upstream
-from raw_backend import Connection, RawBackend, json_answer
+from support.raw_backend import Connection, RawBackend, json_answer
 
 CLIENT_HEADERS = [
     (b"host", b"127.0.0.1:8082"),

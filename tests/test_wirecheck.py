@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from wirecheck import accumulate, accumulate_choices, check_sse_bytes, check_stream
+from support.wirecheck import accumulate, accumulate_choices, check_sse_bytes, check_stream
 
 Chunk = dict[str, Any]
 

@@ -38,6 +38,9 @@ from glm_proxy.ids import random_hex
 
 logger = logging.getLogger("glm_proxy.access")
 
+RECORD = "glm_proxy.record"
+"""Key of the request's ``RequestRecord`` in the ASGI scope."""
+
 current_request_id: ContextVar[str] = ContextVar("glm_proxy_request_id", default="")
 """The id of the request whose task is running ("" outside requests)."""
 
@@ -62,6 +65,8 @@ class RequestRecord:
     tools: int | None = None
     stream: bool = False
     tool_calls: int = 0
+    dialect: str | None = None
+    """The dialect whose tool calls were converted (shown beside their count)."""
     error: str | None = None
     """Error code of a failure that the status does not show (a stream that broke after 200)."""
 
@@ -90,6 +95,8 @@ def format_line(record: RequestRecord, finished: float) -> str:
     parts.append(f"{(finished - record.started) * 1000:.1f}ms")
     if record.tool_calls:
         parts.append(_count(record.tool_calls, "tool call", "tool calls"))
+        if record.dialect:
+            parts.append(f"({record.dialect})")
     if record.error:
         parts.append(record.error)
     return " ".join(parts)

@@ -33,6 +33,8 @@ DEFAULTS: dict[str, str] = {
     "ALLOW_REMOTE": "false",
     "SHUTDOWN_GRACE": "10",
     "MODEL_ALIASES": "",
+    "DIALECT_MODELS": "",
+    "DETECT_DIALECT": "true",
     "HEAD_TIMEOUT": "30",
     "KEEP_ALIVE_TIMEOUT": "5",
     "SEND_TIMEOUT": "60",
@@ -78,6 +80,12 @@ class Settings:
     """Serve clients on other machines without ``proxy_api_keys`` (the Docker image sets it)."""
     shutdown_grace: float = 10.0
     """Seconds that requests in flight get to finish after SIGTERM/SIGINT."""
+    dialect_models: tuple[tuple[str, str], ...] = ()
+    """(pattern, dialect) pairs: a model whose name holds the pattern (``*`` wildcards, any
+    case) writes that dialect's tool calls; GLM_MODELS is checked first."""
+    detect_dialect: bool = True
+    """Whether the dialect of a model no setting names is detected from its output (requests
+    with tools); else its answers are relayed unchanged."""
     model_aliases: tuple[tuple[str, str], ...] = ()
     """(pattern, backend model) pairs: a client model matching a pattern (``*`` wildcards,
     any case) is sent to the backend as that model; the first match wins."""
@@ -95,6 +103,13 @@ class Settings:
         if self.model_aliases:
             return _alias(model, self.model_aliases)
         return model
+
+    def dialect_for(self, model: str) -> str | None:
+        """The dialect of ``model``'s tool calls: ``glm`` for GLM_MODELS, else the first
+        DIALECT_MODELS pattern it matches; None when no setting names it."""
+        if _matches(model, self.glm_models):
+            return "glm"
+        return _dialect(model, self.dialect_models)
 
     def is_glm(self, model: str) -> bool:
         """Whether requests for ``model`` get GLM handling (case-insensitive substring match)."""
@@ -140,6 +155,8 @@ def load_settings(
         allow_remote=_boolean(values, "ALLOW_REMOTE"),
         shutdown_grace=_seconds(values, "SHUTDOWN_GRACE", allow_zero=True),
         model_aliases=_aliases(values, "MODEL_ALIASES"),
+        dialect_models=_dialects(values, "DIALECT_MODELS"),
+        detect_dialect=_boolean(values, "DETECT_DIALECT"),
         head_timeout=_seconds(values, "HEAD_TIMEOUT"),
         keep_alive_timeout=_seconds(values, "KEEP_ALIVE_TIMEOUT"),
         send_timeout=_seconds(values, "SEND_TIMEOUT"),
@@ -166,6 +183,8 @@ def settings_to_env(settings: Settings) -> dict[str, str]:
         "ALLOW_REMOTE": "true" if settings.allow_remote else "false",
         "SHUTDOWN_GRACE": repr(settings.shutdown_grace),
         "MODEL_ALIASES": ",".join(f"{p}={m}" for p, m in settings.model_aliases),
+        "DIALECT_MODELS": ",".join(f"{p}={d}" for p, d in settings.dialect_models),
+        "DETECT_DIALECT": "true" if settings.detect_dialect else "false",
         "HEAD_TIMEOUT": repr(settings.head_timeout),
         "KEEP_ALIVE_TIMEOUT": repr(settings.keep_alive_timeout),
         "SEND_TIMEOUT": repr(settings.send_timeout),
@@ -188,6 +207,15 @@ def _alias(model: str, aliases: tuple[tuple[str, str], ...]) -> str:
         if fnmatchcase(lowered, pattern):
             return target
     return model
+
+
+@lru_cache(maxsize=1024)
+def _dialect(model: str, patterns: tuple[tuple[str, str], ...]) -> str | None:
+    lowered = model.lower()
+    for pattern, dialect in patterns:
+        if pattern in lowered if "*" not in pattern else fnmatchcase(lowered, f"*{pattern}*"):
+            return dialect
+    return None
 
 
 @lru_cache(maxsize=1024)
@@ -289,6 +317,25 @@ def _aliases(values: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...
         if not equals or not pattern.strip() or not target.strip():
             raise _bad(name, values, "comma-separated PATTERN=MODEL pairs (claude-*=glm-4.5-air)")
         pairs.append((pattern.strip().lower(), target.strip()))
+    return tuple(pairs)
+
+
+def _dialects(values: Mapping[str, str], name: str) -> tuple[tuple[str, str], ...]:
+    from glm_proxy.dialects import known_dialects
+
+    known = known_dialects()
+    pairs: list[tuple[str, str]] = []
+    for part in values[name].split(","):
+        if not part.strip():
+            continue
+        pattern, equals, dialect = (piece.strip() for piece in part.partition("="))
+        if not equals or not pattern or dialect not in known:
+            raise _bad(
+                name,
+                values,
+                f"comma-separated PATTERN=DIALECT pairs (dialects: {', '.join(known)})",
+            )
+        pairs.append((pattern.lower(), dialect))
     return tuple(pairs)
 
 

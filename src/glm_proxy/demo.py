@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from glm_proxy.dialects import known_dialects
+
 if TYPE_CHECKING:
     from openai import OpenAI
 
@@ -85,9 +87,9 @@ class DemoServers:
     async def _serve(self) -> None:
         import uvicorn
 
-        from glm_proxy.app import create_app
         from glm_proxy.config import Settings
         from glm_proxy.mock.server import start_mock_backend
+        from glm_proxy.server.app import create_app
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
@@ -263,7 +265,85 @@ def run_examples(proxy_url: str, backend_url: str, model: str) -> list[Example]:
         run("Streamed tool call", "create(..., tools=[get_weather], stream=True)",
             {"messages": weather, "tools": [WEATHER_TOOL]}, streamed_call)  # fmt: skip
         examples.append(_round_trip(client, backend, model, weather))
+        examples.append(_split_reasoning(client, backend, weather))
+        examples += [
+            _other_dialect(client, backend, weather, dialect)
+            for dialect in known_dialects()
+            if dialect != "glm"
+        ]
     return examples
+
+
+DIALECT_MODELS = {
+    "qwen3_coder": "qwen3-coder-30b-a3b-instruct",
+    "hermes": "qwen2.5-7b-instruct",
+    "minimax": "minimax-m2",
+    "kimi_k2": "kimi-k2-instruct",
+    "deepseek": "deepseek-v3.1",
+}
+"""A model name of each dialect other than GLM, as backends list them: DIALECT_MODELS (the
+setting) picks the dialect from it."""
+
+
+def _other_dialect(client: OpenAI, backend: OpenAI, weather: list[Any], dialect: str) -> Example:
+    """A call in another model's dialect (the mock writes it), converted like GLM's."""
+    model = DIALECT_MODELS.get(dialect, f"a-{dialect}-model")
+    example = Example(
+        f"{dialect} dialect", f"create(model={model!r}, tools=[get_weather], stream=True)"
+    )
+    from glm_proxy.mock.server import DIALECT_HEADER
+
+    request: dict[str, Any] = {
+        "model": model,
+        "messages": weather,
+        "tools": [WEATHER_TOOL],
+        "extra_headers": {DIALECT_HEADER: dialect},
+    }
+    try:
+        example.model_wrote = _raw(backend, **request)
+        chunks = list(client.chat.completions.create(**request, stream=True))
+        example.client_received = _stream_summary(chunks)
+        example.problem = _expect_weather_call(example.client_received)
+    except Exception as error:  # reported, not a crash
+        example.problem = f"{type(error).__name__}: {error}"
+    example.converted = not example.problem
+    return example
+
+
+SPLIT_MODEL = "glm-4.7"
+"""GLM-4.7 and later start their output inside the reasoning (the prompt ends with <think>)."""
+
+
+def _split_reasoning(client: OpenAI, backend: OpenAI, weather: list[Any]) -> Example:
+    """GLM-4.7 behind a backend that splits the reasoning off itself (LM Studio, Ollama, vLLM
+    or SGLang with a reasoning parser): the answer after the reasoning is content, not more
+    reasoning, and the call in it is converted."""
+    example = Example(
+        "GLM-4.7, reasoning split by the backend",
+        "create(model='glm-4.7', tools=[get_weather], stream=True)",
+    )
+    from glm_proxy.mock.server import REASONING_HEADER
+
+    headers = {REASONING_HEADER: "reasoning_content"}
+    request: dict[str, Any] = {
+        "model": SPLIT_MODEL,
+        "messages": weather,
+        "tools": [WEATHER_TOOL],
+        "extra_headers": headers,
+    }
+    try:
+        raw = backend.chat.completions.create(**request).choices[0].message
+        said = (raw.model_extra or {}).get("reasoning_content")
+        example.model_wrote = f"reasoning_content: {said!r}\ncontent: {raw.content!r}"
+        chunks = list(client.chat.completions.create(**request, stream=True))
+        example.client_received = _stream_summary(chunks)
+        example.problem = _expect_weather_call(example.client_received)
+        if not example.problem and not example.client_received.get("reasoning_content"):
+            example.problem = "expected the backend's reasoning in reasoning_content"
+    except Exception as error:  # reported, not a crash
+        example.problem = f"{type(error).__name__}: {error}"
+    example.converted = not example.problem
+    return example
 
 
 def _round_trip(client: OpenAI, backend: OpenAI, model: str, weather: list[Any]) -> Example:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 BACKEND_REASONING_FIELDS = ("reasoning_content", "reasoning")
 """Where backends that split reasoning off put it in a message or a delta."""
 
@@ -119,3 +121,33 @@ def usage_of(chunk: Mapping[str, Any]) -> dict[str, Any] | None:
     """The backend's ``usage`` object, when a chunk or a completion carries one."""
     usage = chunk.get("usage")
     return usage if isinstance(usage, dict) else None
+
+
+def chunk_problem(chunk: dict[str, Any]) -> str | None:
+    """What makes a chunk unreadable (its choices or deltas are not objects), if anything."""
+    choices = chunk.get("choices")
+    if choices is None:
+        return None
+    if not isinstance(choices, list):
+        return "choices is not a list"
+    for choice in choices:
+        if not isinstance(choice, dict):
+            return "choices hold something else than objects"
+        delta = choice.get("delta")
+        if delta is not None and not isinstance(delta, dict):
+            return "delta is not an object"
+    return None
+
+
+def load_chunk(payload: bytes) -> Any:
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        if payload.isascii():
+            raise
+        # Invalid UTF-8 from the backend is replaced, as everywhere else, not a reason to fail.
+        return orjson.loads(payload.decode("utf-8", "replace"))
+
+
+def show_payload(payload: bytes) -> str:
+    return repr(payload[:200].decode("utf-8", "replace"))

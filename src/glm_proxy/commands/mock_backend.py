@@ -22,6 +22,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="GLM output style; auto picks 4.7 for glm-4.7 / glm-5 models, else 4.5 (auto)",
     )
     parser.add_argument(
+        "--dialect",
+        default="glm",
+        help="the tool-call dialect the mock writes: glm, or any other dialect glm-proxy reads "
+        "(see `glm-proxy parse --help`); per request, the header X-Mock-Dialect (glm)",
+    )
+    parser.add_argument(
         "--chunk-size",
         type=_positive_int,
         default=4,
@@ -58,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    except ValueError as error:  # a setting the mock cannot use (an unknown dialect)
+        print(f"glm-proxy mock-backend: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -81,6 +90,7 @@ async def _serve(args: argparse.Namespace) -> None:
         chunk_size=args.chunk_size,
         delay=args.delay,
         reasoning_field=args.split_reasoning,
+        dialect=args.dialect,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -89,7 +99,7 @@ async def _serve(args: argparse.Namespace) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     print(
-        f"mock GLM backend (style {args.style}) listening on {backend.url}"
+        f"mock GLM backend (style {args.style}, dialect {args.dialect}) listening on {backend.url}"
         f" - point the proxy at it with OPENAI_BASE_URL={backend.url}",
         flush=True,
     )

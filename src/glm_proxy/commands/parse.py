@@ -7,6 +7,7 @@ with this output?" without a server or a log at DEBUG level:
     glm-proxy parse --tools tools.json raw.txt   # typed with the request's tool schemas
     glm-proxy parse --stream 4 raw.txt           # the chunk deltas, fed 4 characters at a time
     glm-proxy parse --thinking raw.txt           # output starts inside the reasoning (GLM-4.7+)
+    glm-proxy parse --dialect auto raw.txt       # another dialect, or detected from the output
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reasoning-field", default="reasoning_content", help="name of the reasoning field"
     )
+    parser.add_argument(
+        "--dialect",
+        default="glm",
+        help="the tool-call dialect of the output, or auto: detected from its first tool-call "
+        "opener, as for a model no setting names (glm)",
+    )
 
 
 def read_tools(path: str) -> list[Mapping[str, Any]]:
@@ -52,10 +59,10 @@ def read_tools(path: str) -> list[Mapping[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from glm_proxy.conversion.message import parse_message
     from glm_proxy.conversion.plan import Plan
-    from glm_proxy.dialects import ParserOptions
-    from glm_proxy.message import parse_message
-    from glm_proxy.stream_translator import StreamTranslator
+    from glm_proxy.dialects import AUTO, ParserOptions, known_dialects
+    from glm_proxy.fronts.openai_chat.stream import StreamTranslator
 
     try:
         tools = read_tools(args.tools) if args.tools else []
@@ -67,15 +74,23 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as error:
         print(f"glm-proxy parse: {error}", file=sys.stderr)
         return 2
+    if args.dialect not in (*known_dialects(), AUTO):
+        known = ", ".join((*known_dialects(), AUTO))
+        print(
+            f"glm-proxy parse: unknown dialect {args.dialect!r} (known: {known})", file=sys.stderr
+        )
+        return 2
     if args.stream is not None and args.stream < 1:
         print("glm-proxy parse: --stream needs a piece size of at least 1", file=sys.stderr)
         return 2
     options = ParserOptions(tools=tools, starts_in_reasoning=args.thinking)
     if args.stream is None:
-        message = parse_message(text, options, reasoning_field=args.reasoning_field)
+        message = parse_message(
+            text, options, dialect=args.dialect, reasoning_field=args.reasoning_field
+        )
         print(json.dumps(message, ensure_ascii=False, indent=2))
         return 0
-    translator = StreamTranslator(Plan(options), args.reasoning_field)
+    translator = StreamTranslator(Plan(options, dialect=args.dialect), args.reasoning_field)
     envelope = {"id": "chatcmpl-parse", "object": "chat.completion.chunk", "created": 0}
     chunks: list[dict[str, Any]] = []
     for start in range(0, len(text), args.stream):

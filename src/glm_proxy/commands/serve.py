@@ -6,7 +6,7 @@ names the setting, and exit code 2; so does a HOST other machines can reach whil
 PROXY_API_KEY nor ALLOW_REMOTE (``--allow-remote``) is set.
 
 SIGTERM stops the proxy like Ctrl-C: requests in flight get SHUTDOWN_GRACE seconds
-(``glm_proxy.shutdown``), and the exit code is 0.
+(``glm_proxy.server.shutdown``), and the exit code is 0.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from glm_proxy.config import Settings
-    from glm_proxy.connections import ConnectionLimits
+    from glm_proxy.server.connections import ConnectionLimits
 
 EXIT_BAD_SETTINGS = 2
 SHUTDOWN_BACKSTOP = 5.0
@@ -59,8 +59,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from glm_proxy.auth import exposure_problem
     from glm_proxy.config import SettingsError, load_settings
+    from glm_proxy.server.auth import exposure_problem
 
     overrides = {
         "HOST": args.host,
@@ -105,9 +105,9 @@ def serve(settings: Settings, *, reload: bool = False, workers: int | None = Non
     import uvicorn
 
     from glm_proxy.access_log import configure_logging
-    from glm_proxy.app import create_app
     from glm_proxy.config import settings_to_env
-    from glm_proxy.connections import configure as configure_connections
+    from glm_proxy.server.app import create_app
+    from glm_proxy.server.connections import configure as configure_connections
 
     configure_logging(settings.log_level, hidden=_hidden(settings))
     limits = connection_limits(settings)
@@ -143,7 +143,7 @@ def serve(settings: Settings, *, reload: bool = False, workers: int | None = Non
 def worker_app() -> FastAPI:
     """The app of one worker process (``--reload``/``--workers``): settings from the environment."""
     from glm_proxy.config import load_settings
-    from glm_proxy.connections import configure
+    from glm_proxy.server.connections import configure
 
     configure(connection_limits(load_settings(os.environ)))  # the limits of this process
     return environment_app(os.environ)
@@ -151,7 +151,11 @@ def worker_app() -> FastAPI:
 
 def connection_limits(settings: Settings) -> ConnectionLimits:
     """The limits of client connections; raises the soft file limit to the hard one first."""
-    from glm_proxy.connections import ConnectionLimits, default_max_connections, raise_file_limit
+    from glm_proxy.server.connections import (
+        ConnectionLimits,
+        default_max_connections,
+        raise_file_limit,
+    )
 
     file_limit = raise_file_limit()
     cap = settings.max_connections or default_max_connections(file_limit)
@@ -164,8 +168,8 @@ def environment_app(env: Mapping[str, str] | None = None) -> FastAPI:
     import logging
 
     from glm_proxy.access_log import configure_logging
-    from glm_proxy.app import create_app
     from glm_proxy.config import SettingsError, load_settings
+    from glm_proxy.server.app import create_app
 
     try:
         settings = load_settings(read_environment() if env is None else env)

@@ -23,6 +23,9 @@ class Plan:
     """False: only the first call is kept (the request said ``parallel_tool_calls: false``)."""
     model: str | None = None
     """The request's model: what the answer names when the backend names none."""
+    client_model: str | None = None
+    """The model the client asked for, when MODEL_ALIASES sent another one to the backend:
+    the answer names it, whatever the backend says."""
 
 
 def plan_for(
@@ -32,13 +35,14 @@ def plan_for(
     max_buffer: int = 1 << 20,
     dialect: str = "glm",
     id_factory: Callable[[], str] = new_call_id,
+    client_model: str | None = None,
 ) -> Plan:
     """The plan for a (validated) chat-completions body.
 
     ``starts_in_reasoning``: whether the model's output begins inside the reasoning (GLM-4.7
     and later, or the setting); a request that turns thinking off makes it False.
     ``id_factory``: the ids of converted calls, in the front's own form (``call_...``,
-    ``toolu_...``).
+    ``toolu_...``). ``client_model``: the client's model name, when an alias replaced it.
     """
     raw_tools = body.get("tools")
     tools = (
@@ -58,6 +62,7 @@ def plan_for(
         dialect=dialect,
         parallel_tool_calls=body.get("parallel_tool_calls") is not False,
         model=model if isinstance(model, str) else None,
+        client_model=client_model,
     )
 
 

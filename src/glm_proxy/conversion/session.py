@@ -19,8 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 from glm_proxy.conversion.plan import Plan
-from glm_proxy.dialects import Parser, create_parser
+from glm_proxy.dialects import AUTO, Parser, create_parser
 from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallEnd, ToolCallStart
 
 _TEXT = (Content, Reasoning)
@@ -32,6 +34,8 @@ class ChoiceSession:
     __slots__ = (
         "_backend_calls",
         "_backend_open",
+        "_backend_unnamed",
+        "_dialect",
         "_dropping",
         "_first_only",
         "_next_call",
@@ -43,6 +47,7 @@ class ChoiceSession:
 
     def __init__(self, plan: Plan) -> None:
         self._parser: Parser = create_parser(plan.parser, plan.dialect)
+        self._dialect = plan.dialect
         self._first_only = not plan.parallel_tool_calls
         self._dropping = False  # first call only, and the model is past it
         self.started = 0
@@ -52,7 +57,16 @@ class ChoiceSession:
         self._next_call = 0  # the next free index, once numbering is not the parser's own
         self._parser_calls: dict[int, int] | None = None  # parser index -> index, once mixed
         self._backend_calls: dict[int, int] = {}  # backend index -> index
-        self._backend_open: list[int] = []  # backend calls announced as events, not ended
+        self._backend_open: dict[int, list[str]] = {}  # announced as events: their arguments
+        self._backend_unnamed: dict[int, tuple[str, list[str]]] = {}  # no name yet: id, args
+
+    @property
+    def dialect(self) -> str | None:
+        """The dialect read: the plan's, or the one detected (None while none was)."""
+        if self._dialect == AUTO:
+            detected: str | None = getattr(self._parser, "dialect", None)
+            return detected
+        return self._dialect
 
     @property
     def cut_off(self) -> bool:
@@ -82,13 +96,22 @@ class ChoiceSession:
 
     def close(self) -> list[Event]:
         """The end of the choice: what the parser still held, and the end of the backend's own
-        calls that were announced as events (``backend_events``)."""
+        calls that were announced as events (``backend_events``), unless their arguments were
+        cut off (they do not parse): a cut call is never a finished one."""
         events = self._parser.close()
         if events:
             events = self._numbered(events)
-        if self._backend_open:
-            events += [ToolCallEnd(index) for index in self._backend_open]
-            self._backend_open = []
+        for index, (call_id, fragments) in self._backend_unnamed.items():
+            # Never named: announced with an empty name rather than lost.
+            events.append(ToolCallStart(index, call_id, ""))
+            if fragments:
+                events.append(ToolCallArgs(index, "".join(fragments)))
+            self._backend_open[index] = fragments
+        self._backend_unnamed = {}
+        for index, fragments in self._backend_open.items():
+            if _parses("".join(fragments)):
+                events.append(ToolCallEnd(index))
+        self._backend_open = {}
         return events
 
     def read_whole(
@@ -133,23 +156,35 @@ class ChoiceSession:
         return number
 
     def backend_events(self, deltas: Iterable[Any]) -> list[Event]:
-        """A streamed ``tool_calls`` delta of the backend's, as events: a call's first delta
-        (with its name) announces it, later ones carry its argument fragments."""
+        """A streamed ``tool_calls`` delta of the backend's, as events: a call is announced
+        once its name has come (its arguments wait until then), later deltas carry its argument
+        fragments."""
         events: list[Event] = []
         for delta in deltas:
             if not isinstance(delta, dict) or type(delta.get("index")) is not int:
                 continue
             function = delta.get("function")
             function = function if isinstance(function, dict) else {}
-            known = delta["index"] in self._backend_calls
             index = self.backend_call(delta["index"])
-            if not known:
-                name = function.get("name")
-                events.append(ToolCallStart(index, str(delta.get("id") or ""), str(name or "")))
-                self._backend_open.append(index)
             fragment = function.get("arguments")
-            if isinstance(fragment, str) and fragment:
-                events.append(ToolCallArgs(index, fragment))
+            fragment = fragment if isinstance(fragment, str) else ""
+            if index in self._backend_open:
+                if fragment:
+                    self._backend_open[index].append(fragment)
+                    events.append(ToolCallArgs(index, fragment))
+                continue
+            call_id, fragments = self._backend_unnamed.pop(index, ("", []))
+            call_id = call_id or str(delta.get("id") or "")
+            if fragment:
+                fragments.append(fragment)
+            name = function.get("name")
+            if not isinstance(name, str) or not name:
+                self._backend_unnamed[index] = (call_id, fragments)
+                continue
+            events.append(ToolCallStart(index, call_id, name))
+            if fragments:
+                events.append(ToolCallArgs(index, "".join(fragments)))
+            self._backend_open[index] = fragments
         return events
 
     # -- numbering and filtering ------------------------------------------------------------
@@ -186,6 +221,17 @@ class ChoiceSession:
                 self.ended += 1
             out.append(event)
         return out
+
+
+def _parses(arguments: str) -> bool:
+    """Whether a backend call's arguments are complete: JSON, or none at all."""
+    if not arguments.strip():
+        return True
+    try:
+        orjson.loads(arguments)
+    except ValueError:
+        return False
+    return True
 
 
 def _renumbered(event: Event, index: int) -> Event:

@@ -9,7 +9,7 @@ pieces) and ``_typing`` (argument values typed by the request's tool schemas).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from glm_proxy.events import Event
@@ -66,14 +66,31 @@ def register(name: str, factory: ParserFactory) -> None:
     _registry[name] = factory
 
 
+AUTO = "auto"
+"""The dialect of a model no setting names: decided by its first tool-call opener."""
+
+
+def known_dialects() -> tuple[str, ...]:
+    """The registered dialects' names."""
+    if not _registry:
+        _load_builtin()
+    return tuple(_registry)
+
+
 def create_parser(options: ParserOptions, dialect: str = "glm") -> Parser:
     if not _registry:
         _load_builtin()
+    if dialect == AUTO:
+        from glm_proxy.dialects.detect import DetectingParser
+
+        # The dialect's parser reads from its opener on: nothing before it was reasoning.
+        inner = replace(options, starts_in_reasoning=False)
+        return DetectingParser(lambda name: _registry[name](inner), frozenset(_registry))
     try:
         factory = _registry[dialect]
     except KeyError:
         known = ", ".join(sorted(_registry))
-        raise ValueError(f"unknown dialect {dialect!r} (known: {known})") from None
+        raise ValueError(f"unknown dialect {dialect!r} (known: {known}, {AUTO})") from None
     return factory(options)
 
 

@@ -8,6 +8,7 @@ results (the conversation ends with ``tool`` messages), or a plain text answer.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -121,8 +122,8 @@ def pick_style(setting: StyleSetting, model: str) -> Style:
     return "4.7" if _STYLE_47_MODELS.search(model) else "4.5"
 
 
-def build_reply(request: ChatRequest, style: Style) -> Reply:
-    text = raw_output(request, style)
+def build_reply(request: ChatRequest, style: Style, dialect: str = "glm") -> Reply:
+    text = raw_output(request, style, dialect)
     finish_reason = "stop"
     if request.max_tokens is not None and len(text) > request.max_tokens * 4:
         text = text[: request.max_tokens * 4]
@@ -131,8 +132,9 @@ def build_reply(request: ChatRequest, style: Style) -> Reply:
     return Reply(text, finish_reason, _tokens(prompt_chars), _tokens(len(text)))
 
 
-def raw_output(request: ChatRequest, style: Style) -> str:
-    """The whole raw text the model writes, before any ``max_tokens`` cut."""
+def raw_output(request: ChatRequest, style: Style, dialect: str = "glm") -> str:
+    """The whole raw text the model writes, before any ``max_tokens`` cut, in ``dialect``
+    (written by that dialect's renderer; ``style`` is GLM's)."""
     messages = request.messages
     user_text = last_user_text(messages)
     results = trailing_tool_results(messages)
@@ -148,7 +150,19 @@ def raw_output(request: ChatRequest, style: Style) -> str:
     else:
         content = f"You said: {user_text}" if user_text else "Hello! How can I help you today?"
         reasoning = f"The user says: {_quote(user_text)}. I will answer directly."
-    return render_output(content, calls, reasoning if request.thinking else None, style)
+    said = reasoning if request.thinking else None
+    if dialect == "glm":
+        return render_output(content, calls, said, style)
+    render = importlib.import_module(f"glm_proxy.dialects.{dialect}.render")
+    text: str = render.render_output(content, calls, said)
+    return text
+
+
+def mock_dialects() -> tuple[str, ...]:
+    """The dialects the mock writes: every registered one (each has a renderer)."""
+    from glm_proxy.dialects import known_dialects
+
+    return known_dialects()
 
 
 def plan_calls(

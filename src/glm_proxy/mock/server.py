@@ -39,6 +39,7 @@ from glm_proxy.mock.replies import (
     RequestError,
     StyleSetting,
     build_reply,
+    mock_dialects,
     pick_style,
     read_request,
 )
@@ -54,6 +55,8 @@ _SSE_HEADERS = {"Cache-Control": "no-cache"}
 REASONING_HEADER = "X-Mock-Reasoning-Field"
 """A request header that makes the mock split the reasoning off into the field it names."""
 REASONING_FIELDS = ("reasoning_content", "reasoning")
+DIALECT_HEADER = "X-Mock-Dialect"
+"""A request header that makes the mock write its tool calls in the dialect it names."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +69,15 @@ class _Prepared:
 
 class _MockBackend:
     def __init__(
-        self, style: StyleSetting, chunk_size: int, delay: float, reasoning_field: str | None
+        self,
+        style: StyleSetting,
+        chunk_size: int,
+        delay: float,
+        reasoning_field: str | None,
+        dialect: str = "glm",
     ) -> None:
         self.style: StyleSetting = style
+        self.dialect = dialect
         self.chunk_size = chunk_size
         self.delay = delay
         self.reasoning_field = reasoning_field
@@ -76,8 +85,10 @@ class _MockBackend:
         self.id_prefix = "chatcmpl-" + secrets.token_hex(6)
         self.counter = itertools.count(1)
 
-    def prepare(self, body: bytes, reasoning_field: str | None) -> _Prepared:
+    def prepare(self, body: bytes, reasoning_field: str | None, dialect: str) -> _Prepared:
         key = body if reasoning_field is None else reasoning_field.encode() + b"\0" + body
+        if dialect != self.dialect:
+            key = dialect.encode() + b"\0" + key
         prepared = self.cache.get(key)
         if prepared is not None:
             return prepared
@@ -86,7 +97,7 @@ class _MockBackend:
         except orjson.JSONDecodeError as error:
             raise RequestError(f"the request body is not valid JSON: {error}") from None
         request = read_request(decoded)
-        reply = build_reply(request, pick_style(self.style, request.model))
+        reply = build_reply(request, pick_style(self.style, request.model), dialect)
         pieces = None
         if request.stream:
             pieces = encode_pieces(reply.text, self.chunk_size, reasoning_field)
@@ -104,7 +115,12 @@ class _MockBackend:
                 f"{REASONING_HEADER} must be one of {', '.join(REASONING_FIELDS)}, "
                 f"not {reasoning_field!r}"
             )
-        prepared = self.prepare(await http_request.read(), reasoning_field)
+        dialect = http_request.headers.get(DIALECT_HEADER, self.dialect)
+        if dialect not in mock_dialects():
+            raise RequestError(
+                f"{DIALECT_HEADER} must be one of {', '.join(mock_dialects())}, not {dialect!r}"
+            )
+        prepared = self.prepare(await http_request.read(), reasoning_field, dialect)
         request, reply = prepared.request, prepared.reply
         envelope = Envelope(
             f"{self.id_prefix}{next(self.counter):x}", int(time.time()), request.model, request.n
@@ -188,9 +204,11 @@ def create_mock_app(
     chunk_size: int = 4,
     delay: float = 0.0,
     reasoning_field: str | None = None,
+    dialect: str = "glm",
 ) -> web.Application:
     """The mock GLM backend as an aiohttp application; ``reasoning_field``: split the reasoning
-    off into that message field (``reasoning_content`` or ``reasoning``)."""
+    off into that message field (``reasoning_content`` or ``reasoning``); ``dialect``: the
+    tool-call dialect it writes (GLM by default)."""
     if style not in STYLES:
         raise ValueError(f"style must be one of {', '.join(STYLES)}, not {style!r}")
     if chunk_size < 1:
@@ -199,7 +217,9 @@ def create_mock_app(
         raise ValueError("delay must be zero or more seconds")
     if reasoning_field is not None and reasoning_field not in REASONING_FIELDS:
         raise ValueError(f"reasoning_field must be one of {', '.join(REASONING_FIELDS)}")
-    backend = _MockBackend(style, chunk_size, delay, reasoning_field)
+    if dialect not in mock_dialects():
+        raise ValueError(f"dialect must be one of {', '.join(mock_dialects())}, not {dialect!r}")
+    backend = _MockBackend(style, chunk_size, delay, reasoning_field, dialect)
     app = web.Application(middlewares=[_openai_errors], client_max_size=MAX_BODY)
     for prefix in ("/v1", ""):
         app.router.add_post(f"{prefix}/chat/completions", backend.chat_completions)
@@ -239,13 +259,18 @@ async def start_mock_backend(
     chunk_size: int = 4,
     delay: float = 0.0,
     reasoning_field: str | None = None,
+    dialect: str = "glm",
 ) -> RunningMockBackend:
     """Serve a mock backend on ``host:port`` (port 0: a free one) until ``close()``.
 
     Use as ``async with await start_mock_backend() as backend: ...`` or close it yourself.
     """
     app = create_mock_app(
-        style=style, chunk_size=chunk_size, delay=delay, reasoning_field=reasoning_field
+        style=style,
+        chunk_size=chunk_size,
+        delay=delay,
+        reasoning_field=reasoning_field,
+        dialect=dialect,
     )
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()

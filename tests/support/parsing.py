@@ -8,9 +8,9 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from glm_proxy.conversion.message import assemble_message
 from glm_proxy.dialects import ParserOptions, create_parser
 from glm_proxy.events import Event, ToolCallArgs, ToolCallEnd, ToolCallStart, merge_events
-from glm_proxy.message import assemble_message
 
 
 def counting_ids() -> Callable[[], str]:

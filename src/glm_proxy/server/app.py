@@ -10,8 +10,7 @@ Routes:
     GET  /health/ready                             asks the backend for its model list
 
 Every request passes ``RequestMiddleware`` first (request id, access log, keys, shutdown).
-The hot path stays lean: the raw body is parsed once with orjson, checked by hand
-(``chat_request``), and the original bytes go to the backend unchanged.
+Each front's route lives in its folder (``glm_proxy.fronts``); this module only dispatches.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any
 
 import orjson
 from fastapi import FastAPI
@@ -31,16 +29,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from glm_proxy.access_log import RequestRecord
-from glm_proxy.chat_request import check_body_headers, parse_chat_request
+from glm_proxy.access_log import RECORD, RequestRecord
+from glm_proxy.backend.client import Upstream
 from glm_proxy.config import Settings
-from glm_proxy.conversion.plan import plan_for
 from glm_proxy.errors import (
-    BackendBadResponse,
     BackendError,
     BackendStatusError,
     BadRequest,
-    BodyTooLarge,
     MethodNotAllowed,
     ProxyError,
     RequestError,
@@ -49,27 +44,18 @@ from glm_proxy.errors import (
     hidden_forms,
     hide_keys,
 )
-from glm_proxy.middleware import RECORD, RequestMiddleware, internal_error
-from glm_proxy.shutdown import Drain
-from glm_proxy.stream_translator import StreamTranslator
-from glm_proxy.streaming import (
-    SSE_HEADERS,
-    UpstreamStreamResponse,
-    relayed_stream,
-    translated_stream,
-)
-from glm_proxy.translate import translate_completion
-from glm_proxy.upstream import Upstream, response_headers
+from glm_proxy.fronts._http import read_body, relay_response
+from glm_proxy.fronts.error_shapes import shape_for
+from glm_proxy.fronts.openai_chat.route import CHAT_PATHS, ChatRoute
+from glm_proxy.server.middleware import RequestMiddleware, internal_error
+from glm_proxy.server.shutdown import Drain
 
 logger = logging.getLogger("glm_proxy.app")
 
 __all__ = ["RECORD", "Proxy", "ProxyApp", "create_app"]
-CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
 RELAY_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 GC_YOUNGEST_EVERY = 10_000
 """Allocations between collections of the youngest generation (Python's default: 700)."""
-READ_WHOLE_LIMIT = 1 << 20
-"""Relayed bodies with a known length up to this size are read whole, not streamed."""
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -164,62 +150,7 @@ class Proxy:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.upstream = Upstream(settings)
-        self.chat_url = self.upstream.url("/chat/completions")
-
-    async def chat_completions(self, request: Request) -> Response:
-        record: RequestRecord = request.scope[RECORD]
-        check_body_headers(request.scope["headers"])
-        body = await self._read_body(request)
-        data = parse_chat_request(body)
-        model: str = data["model"]
-        tools = data.get("tools")
-        stream = data.get("stream") is True
-        record.model, record.messages, record.stream = model, len(data["messages"]), stream
-        record.tools = len(tools) if tools else 0
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("request body: %s", body.decode("utf-8", "replace"))
-        settings = self.settings
-        headers = self.upstream.headers(request.scope["headers"], "application/json")
-        query = request.scope["query_string"]
-        url = self.upstream.url("/chat/completions", query) if query else self.chat_url
-        if not settings.is_glm(model):
-            return await self._relay(record, "POST", url, headers, body)
-        plan = plan_for(
-            data,
-            starts_in_reasoning=settings.starts_in_reasoning(model),
-            max_buffer=settings.parser_max_buffer,
-        )
-        response = await self.upstream.send("POST", url, headers, body)
-        if response.status >= 400:
-            raise await self.upstream.status_error(response)
-        if stream:
-            if response.content_type == "application/json":
-                # The backend ignored ``stream``: say so rather than lose its answer silently.
-                response.close()
-                raise BackendBadResponse(
-                    f"the backend at {self.upstream.public_url} answered a streaming request "
-                    "with application/json instead of an event stream"
-                )
-            return UpstreamStreamResponse(
-                translated_stream(
-                    response,
-                    StreamTranslator(plan, settings.reasoning_field),
-                    self.upstream,
-                    record,
-                ),
-                close_upstream=response.close,
-                status_code=response.status,
-                headers=SSE_HEADERS,
-                media_type="text/event-stream",
-            )
-        raw = await self.upstream.read(response)
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("backend answer: %s", raw.decode("utf-8", "replace"))
-        completion = self._completion(raw)
-        del raw  # a large answer is held decoded, not twice
-        result, record.tool_calls = translate_completion(completion, plan, settings.reasoning_field)
-        del completion
-        return Response(orjson.dumps(result), response.status, media_type="application/json")
+        self.chat_completions = ChatRoute(settings, self.upstream).handle
 
     async def relay(self, request: Request) -> Response:
         """Any other ``/v1/...`` route: the request and the answer pass through unchanged."""
@@ -231,9 +162,11 @@ class Proxy:
             )
         record: RequestRecord = scope[RECORD]
         url = self.upstream.relay_url(_raw_suffix(scope), scope["query_string"])
-        body = await self._read_body(request)
+        body = await read_body(request, self.settings.max_body_size)
         headers = self.upstream.headers(scope["headers"])
-        return await self._relay(record, request.method, url, headers, body or None)
+        return await relay_response(
+            self.upstream, record, request.method, url, headers, body or None
+        )
 
     async def health(self, request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
@@ -257,71 +190,15 @@ class Proxy:
         body = orjson.dumps({"status": "ready", "backend": upstream.public_url})
         return Response(body, media_type="application/json")
 
-    async def _relay(
-        self,
-        record: RequestRecord,
-        method: str,
-        url: Any,
-        headers: list[tuple[str, str]],
-        body: bytes | None,
-    ) -> Response:
-        upstream = self.upstream
-        response = await upstream.send(method, url, headers, body)
-        if response.status >= 400:
-            raise await upstream.status_error(response)
-        length = response.content_length
-        if length is not None and length <= READ_WHOLE_LIMIT:
-            raw = await upstream.read(response)
-            relayed = Response(raw, response.status)
-            relayed.raw_headers.extend(response_headers(response))
-            return relayed
-        return UpstreamStreamResponse(
-            relayed_stream(response, upstream, record),
-            close_upstream=response.close,
-            status_code=response.status,
-            headers=response_headers(response),
-        )
-
-    async def _read_body(self, request: Request) -> bytes:
-        limit = self.settings.max_body_size
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise _too_large(limit)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(limit)
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _completion(self, raw: bytes) -> dict[str, Any]:
-        where = f"the backend at {self.upstream.public_url}"
-        try:
-            completion = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise BackendBadResponse(
-                f"{where} answered with invalid JSON: {_excerpt(raw)}"
-            ) from None
-        if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
-            raise BackendBadResponse(f"{where} answered without a choices list: {_excerpt(raw)}")
-        for choice in completion["choices"]:
-            if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
-                raise BackendBadResponse(
-                    f"{where} answered with a choice that has no message object: {_excerpt(raw)}"
-                )
-        return completion
-
 
 async def _proxy_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ProxyError)
     request.scope[RECORD].error = error.code
-    body = error.body()
+    status, body = shape_for(request.scope["path"]).render(error)
     if isinstance(error, BackendError):  # it may quote what the backend said
         body = hide_keys(body, request.app.state.hidden)
     headers = error.headers if isinstance(error, BackendStatusError) else None
-    return Response(body, error.status, headers=headers, media_type="application/json")
+    return Response(body, status, headers=headers, media_type="application/json")
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -362,7 +239,8 @@ async def _client_disconnect(request: Request, error: Exception) -> Response:
 async def _internal_error(request: Request, error: Exception) -> Response:
     """The outermost backstop: ``RequestMiddleware`` itself failed (it answers all else)."""
     logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
-    return Response(internal_error(error).body(), 500, media_type="application/json")
+    status, body = shape_for(request.scope["path"]).render(internal_error(error))
+    return Response(body, status, media_type="application/json")
 
 
 def _raw_suffix(scope: Scope) -> bytes:
@@ -376,12 +254,3 @@ def _raw_suffix(scope: Scope) -> bytes:
         # Only an escaped "/v1" gets here ("/%76%31/models"): say what the proxy serves.
         raise BadRequest("relayed paths start with /v1/, written as such (not percent-escaped)")
     return raw[len(b"/v1") :]
-
-
-def _too_large(limit: int) -> BodyTooLarge:
-    return BodyTooLarge(f"request body is larger than {limit} bytes (MAX_BODY_SIZE)")
-
-
-def _excerpt(raw: bytes, size: int = 200) -> str:
-    text = raw[:size].decode("utf-8", "replace")
-    return repr(text + ("..." if len(raw) > size else ""))

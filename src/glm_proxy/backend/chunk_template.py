@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from glm_proxy.sse import SSEDecoder
+from glm_proxy.backend.sse import SSEDecoder
 
 PlainText = tuple[int, str, dict[str, Any]]
 """A recognised chunk (or a run of them, its text joined): (choice index, text, the decoded

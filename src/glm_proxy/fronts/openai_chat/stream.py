@@ -19,8 +19,8 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from glm_proxy.backend.chunk_template import PlainText, plain_text
 from glm_proxy.backend.chunks import text_of
-from glm_proxy.chunk_template import PlainText, plain_text
 from glm_proxy.conversion.plan import Plan
 from glm_proxy.conversion.session import ChoiceSession
 from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallStart
@@ -72,6 +72,14 @@ class StreamTranslator:
     def tool_calls(self) -> int:
         """How many tool calls were converted so far (calls the backend parsed not counted)."""
         return sum(state.session.ended for state in self._choices.values())
+
+    @property
+    def dialect(self) -> str | None:
+        """The dialect whose calls were converted (detected, for a model no setting names)."""
+        for state in self._choices.values():
+            if state.session.ended:
+                return state.session.dialect
+        return None
 
     @property
     def choices(self) -> int:
@@ -241,7 +249,7 @@ class StreamTranslator:
     def _first_base(self, chunk: Mapping[str, Any]) -> dict[str, Any]:
         upstream_id = chunk.get("id")
         created = chunk.get("created")
-        model = chunk.get("model")
+        model = self._plan.client_model or chunk.get("model")
         return {
             "id": upstream_id if isinstance(upstream_id, str) and upstream_id else _new_id(),
             "object": CHUNK_OBJECT,

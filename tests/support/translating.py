@@ -10,7 +10,7 @@ from typing import Any
 
 from glm_proxy.conversion.plan import Plan, plan_for
 from glm_proxy.dialects.glm.render import Style, render_output
-from glm_proxy.stream_translator import StreamTranslator
+from glm_proxy.fronts.openai_chat.stream import StreamTranslator
 
 TOOLS: list[dict[str, Any]] = [
     {

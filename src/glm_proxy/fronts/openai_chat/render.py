@@ -11,18 +11,22 @@ from __future__ import annotations
 from typing import Any
 
 from glm_proxy.backend.chunks import BACKEND_REASONING_FIELDS, backend_reasoning, text_of
+from glm_proxy.conversion.message import assemble_message
 from glm_proxy.conversion.plan import Plan
 from glm_proxy.conversion.session import ChoiceSession
-from glm_proxy.message import assemble_message
 
 
 def translate_completion(
-    response: dict[str, Any], plan: Plan, reasoning_field: str = "reasoning_content"
+    response: dict[str, Any],
+    plan: Plan,
+    reasoning_field: str = "reasoning_content",
+    dialects: set[str] | None = None,
 ) -> tuple[dict[str, Any], int]:
     """Rewrite a whole chat completion; returns it with the number of tool calls converted.
 
     Every field the translation does not touch is kept (usage, ids, logprobs, extra fields).
     ``reasoning_field``: the message field that gets the reasoning (REASONING_FIELD).
+    ``dialects``: if given, gets the names of the dialects whose calls were converted.
     """
     choices = response.get("choices")
     if not isinstance(choices, list):
@@ -30,13 +34,18 @@ def translate_completion(
     converted = 0
     new_choices: list[Any] = []
     for choice in choices:
-        new_choice, calls = _translate_choice(choice, plan, reasoning_field)
+        new_choice, calls = _translate_choice(choice, plan, reasoning_field, dialects)
         new_choices.append(new_choice)
         converted += calls
-    return {**response, "choices": new_choices}, converted
+    result = {**response, "choices": new_choices}
+    if plan.client_model is not None:
+        result["model"] = plan.client_model
+    return result, converted
 
 
-def _translate_choice(choice: Any, plan: Plan, reasoning_field: str) -> tuple[Any, int]:
+def _translate_choice(
+    choice: Any, plan: Plan, reasoning_field: str, dialects: set[str] | None
+) -> tuple[Any, int]:
     message = choice.get("message") if isinstance(choice, dict) else None
     if not isinstance(message, dict):
         return choice, 0
@@ -62,4 +71,6 @@ def _translate_choice(choice: Any, plan: Plan, reasoning_field: str) -> tuple[An
     finish = session.finish_reason(choice.get("finish_reason"))
     if finish is not None:
         new_choice["finish_reason"] = finish
+    if dialects is not None and session.ended and session.dialect:
+        dialects.add(session.dialect)
     return new_choice, session.ended

@@ -11,7 +11,7 @@ For each request, in order:
    missing or wrong key (every route but ``/health``), and the key headers are dropped so that
    they never reach the backend;
 4. the last resort: an exception no handler answered becomes an OpenAI-shaped 500 (with the
-   id), and a request that shutdown cut off (see ``glm_proxy.shutdown``) ends with an error
+   id), and a request that shutdown cut off (see ``glm_proxy.server.shutdown``) ends with an error
    event if its event stream had started, else with a 503.
 """
 
@@ -23,17 +23,21 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from glm_proxy.access_log import RequestRecord, current_request_id, log_request, request_id_from
-from glm_proxy.auth import CLIENT_KEY_HEADERS, ClientKeys, is_loopback, presented_key
+from glm_proxy.access_log import (
+    RECORD,
+    RequestRecord,
+    current_request_id,
+    log_request,
+    request_id_from,
+)
 from glm_proxy.config import Settings
 from glm_proxy.errors import Forbidden, ProxyError, ShuttingDown, Unauthorized
-from glm_proxy.shutdown import Drain
-from glm_proxy.sse import encode_error
+from glm_proxy.fronts.error_shapes import shape_for
+from glm_proxy.server.auth import CLIENT_KEY_HEADERS, ClientKeys, is_loopback, presented_key
+from glm_proxy.server.shutdown import Drain
 
 logger = logging.getLogger("glm_proxy.app")
 
-RECORD = "glm_proxy.record"
-"""Key of the request's ``RequestRecord`` in the ASGI scope."""
 OPEN_PATHS = frozenset({"/health"})
 """Routes that answer without a key (load balancers and health checks have none)."""
 
@@ -159,19 +163,20 @@ class RequestMiddleware:
             await send_error(send, record, error)
             return
         record.error = error.code
-        event = encode_error(error.message, error.type, error.code)
+        event = shape_for(record.path).event(error)
         await send({"type": "http.response.body", "body": event, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def send_error(send: Send, record: RequestRecord, error: ProxyError) -> None:
-    """Answer with ``error`` in the OpenAI shape (outside the app's exception handlers)."""
+    """Answer with ``error`` in the shape of the request's front (outside the app's exception
+    handlers)."""
     record.error = error.code
-    body = error.body()
+    status, body = shape_for(record.path).render(error)
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
     if error.status == 401:
         headers.append((b"www-authenticate", b"Bearer"))
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 

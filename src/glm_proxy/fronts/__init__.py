@@ -1,0 +1,1 @@
+"""The fronts: each API that clients speak, over one conversion core."""

@@ -1,0 +1,329 @@
+"""The I/O every front's route shares: reading the body, the backend's whole answer, responses
+streamed from the backend, and the stream loop of the fronts that are not OpenAI chat.
+
+``UpstreamStreamResponse`` closes the backend response whatever happens: after the last byte,
+when the client disconnects (Starlette cancels the stream at once, so a stalled backend is not
+waited for), or when the stream never started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, Callable
+from typing import Any, Protocol
+
+import aiohttp
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from glm_proxy.access_log import RequestRecord
+from glm_proxy.backend.chunks import chunk_problem, load_chunk
+from glm_proxy.backend.client import Upstream, response_headers
+from glm_proxy.backend.sse import SSEDecoder, SSEError, encode_error
+from glm_proxy.errors import BackendBadResponse, BodyTooLarge, ProxyError, hide_keys
+
+logger = logging.getLogger("glm_proxy.stream")
+
+READ_WHOLE_LIMIT = 1 << 20
+"""Relayed bodies with a known length up to this size are read whole, not streamed."""
+
+SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+"""Extra headers of a translated stream: no caching, no buffering by nginx-style proxies."""
+
+
+class UpstreamStreamResponse(StreamingResponse):
+    """A streaming response whose body comes from a backend response it closes at the end."""
+
+    def __init__(
+        self,
+        content: AsyncGenerator[bytes, None],
+        *,
+        close_upstream: Callable[[], object],
+        status_code: int = 200,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        media_type: str | None = None,
+    ):
+        super().__init__(content, status_code=status_code, media_type=media_type)
+        if headers:
+            self.raw_headers.extend(headers)
+        self._content = content
+        self._close_upstream = close_upstream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Starlette's own loop runs each stream in an anyio task group; this one costs one
+        # task: a watcher that cancels the stream at once when the client goes away (the body
+        # has been read, so ``receive`` only has the disconnect left to say).
+        task = asyncio.current_task()
+        assert task is not None
+        state = {"gone": False, "done": False}
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            if not state["done"]:
+                state["gone"] = True
+                task.cancel()
+
+        watcher = asyncio.create_task(watch())
+        try:
+            headers = self.raw_headers
+            await send(
+                {"type": "http.response.start", "status": self.status_code, "headers": headers}
+            )
+            async for chunk in self._content:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except asyncio.CancelledError:
+            if not state["gone"]:
+                raise  # not the client leaving (a shutdown, say): the caller decides
+            task.uncancel()
+        except OSError:
+            pass  # the client went away while we wrote
+        finally:
+            state["done"] = True
+            watcher.cancel()
+            # A generator that never started has no ``finally`` to run: close the backend here.
+            self._close_upstream()
+            await self._content.aclose()
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request's body, refused with a 413 past ``limit`` bytes (MAX_BODY_SIZE)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def too_large(limit: int) -> BodyTooLarge:
+    return BodyTooLarge(f"request body is larger than {limit} bytes (MAX_BODY_SIZE)")
+
+
+def whole_completion(raw: bytes, upstream: Upstream) -> dict[str, Any]:
+    """The backend's whole chat completion, checked: choices that each hold a message."""
+    where = f"the backend at {upstream.public_url}"
+    try:
+        completion = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BackendBadResponse(f"{where} answered with invalid JSON: {_excerpt(raw)}") from None
+    if not isinstance(completion, dict) or not isinstance(completion.get("choices"), list):
+        raise BackendBadResponse(f"{where} answered without a choices list: {_excerpt(raw)}")
+    for choice in completion["choices"]:
+        if not isinstance(choice, dict) or not isinstance(choice.get("message"), dict):
+            raise BackendBadResponse(
+                f"{where} answered with a choice that has no message object: {_excerpt(raw)}"
+            )
+    return completion
+
+
+def _excerpt(raw: bytes, size: int = 200) -> str:
+    text = raw[:size].decode("utf-8", "replace")
+    return repr(text + ("..." if len(raw) > size else ""))
+
+
+async def relay_response(
+    upstream: Upstream,
+    record: RequestRecord,
+    method: str,
+    url: Any,
+    headers: list[tuple[str, str]],
+    body: bytes | None,
+) -> Response:
+    response = await upstream.send(method, url, headers, body)
+    if response.status >= 400:
+        raise await upstream.status_error(response)
+    length = response.content_length
+    if length is not None and length <= READ_WHOLE_LIMIT:
+        raw = await upstream.read(response)
+        relayed = Response(raw, response.status)
+        relayed.raw_headers.extend(response_headers(response))
+        return relayed
+    return UpstreamStreamResponse(
+        relayed_stream(response, upstream, record),
+        close_upstream=response.close,
+        status_code=response.status,
+        headers=response_headers(response),
+    )
+
+
+async def relayed_stream(
+    response: aiohttp.ClientResponse, upstream: Upstream, record: RequestRecord
+) -> AsyncGenerator[bytes, None]:
+    """The backend's body, byte for byte, as it arrives."""
+    finished = False
+    try:
+        async for data in response.content.iter_any():
+            yield data
+        finished = True
+    except (aiohttp.ClientError, TimeoutError) as error:
+        failure = upstream.error(error, responded=True)
+        record.error = failure.code
+        if response.content_type == "text/event-stream":
+            yield encode_error(failure.message, failure.type, failure.code)
+    finally:
+        if finished:
+            response.release()
+        else:
+            response.close()
+
+
+def invalid_stream(upstream: Upstream, problem: str) -> BackendBadResponse:
+    return BackendBadResponse(
+        f"the backend at {upstream.public_url} sent an invalid event stream: {problem}"
+    )
+
+
+class FrontStream(Protocol):
+    """A front's stream (Anthropic Messages, OpenAI Responses): backend chunks in, its own
+    wire events out. Pure; ``front_stream`` drives it."""
+
+    tool_calls: int
+    """Calls converted so far (for the access log)."""
+
+    @property
+    def finished(self) -> bool:
+        """Whether every choice seen got a ``finish_reason`` (and there was one at least)."""
+
+    def feed(self, chunk: dict[str, Any]) -> list[bytes]:
+        """The events for one decoded backend chunk."""
+
+    def end(self) -> list[bytes]:
+        """The last events, when the backend's stream ended normally."""
+
+    def fail(self, error: ProxyError) -> list[bytes]:
+        """The last events, when the stream failed after it started (held text first)."""
+
+    def ping(self) -> bytes | None:
+        """A keep-alive event, sent after ``ping_interval`` seconds of backend silence."""
+
+
+async def front_stream(
+    response: aiohttp.ClientResponse,
+    front: FrontStream,
+    upstream: Upstream,
+    record: RequestRecord,
+    ping_interval: float | None = None,
+) -> AsyncGenerator[bytes, None]:
+    """The client's stream in a front's own events, for a backend's SSE ``response``.
+
+    Ends as ``translated_stream`` does: with the front's last events when the backend finished
+    (``[DONE]``, or every choice finished), else with its error events, which say what went
+    wrong (the backend's own error event, an invalid event, a cut connection, an answer left
+    unfinished). ``ping_interval``: seconds of backend silence after which ``front.ping()`` is
+    sent (the backend's own read timeout still applies).
+    """
+    decoder = SSEDecoder()
+    read_to_end = False
+    failure: ProxyError | None = None
+    try:
+        done = False
+        try:
+            reads = response.content.iter_any().__aiter__()
+            while not done:
+                try:
+                    if ping_interval is None:
+                        data = await reads.__anext__()
+                    else:
+                        async with asyncio.timeout(ping_interval) as silence:
+                            data = await reads.__anext__()
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    if ping_interval is None or not silence.expired():
+                        raise
+                    ping = front.ping()
+                    if ping:
+                        yield ping
+                    continue
+                out: list[bytes] = []
+                for event in decoder.feed(data):
+                    done, failure = _front_event(event.data, front, upstream, out)
+                    if done or failure is not None:
+                        break
+                if out:
+                    yield b"".join(out)
+                if failure is not None:
+                    break
+            else:
+                read_to_end = True
+            if not done and failure is None:
+                read_to_end = True
+                out = []
+                for event in decoder.flush():
+                    done, failure = _front_event(event.data, front, upstream, out)
+                    if done or failure is not None:
+                        break
+                if out:
+                    yield b"".join(out)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            failure = upstream.error(error, responded=True)
+        except SSEError as error:
+            failure = invalid_stream(upstream, str(error))
+        if failure is None and not done and not front.finished:
+            failure = BackendBadResponse(
+                f"the backend at {upstream.public_url} ended its event stream before the answer "
+                "was finished (no finish_reason, no [DONE])"
+            )
+        if failure is None:
+            yield b"".join(front.end())
+        else:
+            record.error = failure.code or "backend_error"
+            yield b"".join(front.fail(failure))
+    except Exception as error:  # a translation bug must not leave the client hanging
+        logger.exception("stream translation failed")
+        failure = BackendBadResponse(f"glm-proxy could not translate the stream: {error}")
+        record.error = failure.code
+        try:
+            yield b"".join(front.fail(failure))
+        except Exception:
+            logger.exception("the stream's error events failed too")
+    finally:
+        record.tool_calls = front.tool_calls
+        if read_to_end and failure is None:
+            response.release()
+        else:
+            response.close()
+
+
+def _front_event(
+    data: str, front: FrontStream, upstream: Upstream, out: list[bytes]
+) -> tuple[bool, ProxyError | None]:
+    """Feed one backend event to ``front`` (its events into ``out``): whether it was
+    ``[DONE]``, and the failure it stands for, if any."""
+    if data == "[DONE]":
+        return True, None
+    try:
+        chunk = load_chunk(data.encode())
+    except orjson.JSONDecodeError as error:
+        return False, invalid_stream(
+            upstream, f"an event that is not JSON ({error}): {data[:200]!r}"
+        )
+    if not isinstance(chunk, dict):
+        return False, invalid_stream(
+            upstream, f"an event that is not a JSON object: {data[:200]!r}"
+        )
+    if "choices" not in chunk and "error" in chunk:
+        reported = chunk["error"]
+        message = reported.get("message") if isinstance(reported, dict) else reported
+        if not isinstance(message, str) or not message:
+            message = orjson.dumps(reported).decode()[:2000]
+        said = hide_keys(message.encode(), upstream.hidden).decode()
+        return False, BackendBadResponse(
+            f"the backend at {upstream.public_url} reported an error in its stream: {said}",
+            code="backend_error",
+        )
+    problem = chunk_problem(chunk)
+    if problem is not None:
+        return False, invalid_stream(upstream, f"a chunk whose {problem}: {data[:200]!r}")
+    out.extend(front.feed(chunk))
+    return False, None

@@ -1,0 +1,47 @@
+"""Which front's error shape a request gets, by its path: one owner for that choice.
+
+Errors raised before a route runs (a missing key, a body too large, shutdown) and errors the
+route raises are answered by the server, which asks ``shape_for(path)`` how to write them: the
+OpenAI shape (``{"error": {...}}``) unless the path belongs to a front with its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from glm_proxy.backend.sse import encode_error
+from glm_proxy.errors import ProxyError
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorShape:
+    """How one front writes an error."""
+
+    render: Callable[[ProxyError], tuple[int, bytes]]
+    """The status and JSON body of an error answered before any of the response was sent."""
+    event: Callable[[ProxyError], bytes]
+    """The event that ends a stream that already started."""
+
+
+def _openai_render(error: ProxyError) -> tuple[int, bytes]:
+    return error.status, error.body()
+
+
+def _openai_event(error: ProxyError) -> bytes:
+    return encode_error(error.message, error.type, error.code)
+
+
+OPENAI = ErrorShape(_openai_render, _openai_event)
+"""The OpenAI shape: the chat front, the relayed routes, the proxy's own."""
+
+_BY_PATH: tuple[tuple[str, ErrorShape], ...] = ()
+"""Path prefixes of the fronts with a shape of their own."""
+
+
+def shape_for(path: str) -> ErrorShape:
+    """The error shape of the front that serves ``path``."""
+    for prefix, shape in _BY_PATH:
+        if path.startswith(prefix):
+            return shape
+    return OPENAI

@@ -1,0 +1,1 @@
+"""The HTTP server: routes, middleware, keys, shutdown, the access log, streamed responses."""

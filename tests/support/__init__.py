@@ -1,0 +1,1 @@
+"""Helpers the tests share: scripted backends, stream checkers, case tables, resource probes."""
