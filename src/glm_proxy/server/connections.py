@@ -105,7 +105,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._cancel_head_timer()
         super().on_headers_complete()
-        if self.scope["http_version"] == "1.0":
+        if self.scope["http_version"] == "1.0" and self.cycle is not None:
             self.cycle.__class__ = _CloseDelimitedCycle
 
     def pause_writing(self) -> None:
