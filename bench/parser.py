@@ -1,8 +1,8 @@
-"""Parser benchmark: GLM outputs of 10 KB, 100 KB and 1 MB fed in 4-character deltas.
+"""Parser benchmark: outputs of 10 KB, 100 KB and 1 MB fed in 4-character deltas, per dialect.
 
-For each size and shape it prints the time per delta and the growth factor per 10x of size
-(the time ratio between two sizes, scaled to a 10x step: linear parsing gives ~10x). Figures
-are medians of several runs on this machine.
+For each dialect (GLM, Hermes, Kimi-K2, DeepSeek), size and shape it prints the time per delta
+and the growth factor per 10x of size (the time ratio between two sizes, scaled to a 10x step:
+linear parsing gives ~10x). Figures are medians of several runs on this machine.
 
     uv run python -m bench.parser [--repeat 5] [--delta 4] [--out FILE]
 """
@@ -17,9 +17,20 @@ from collections.abc import Callable
 from typing import Any
 
 from glm_proxy.dialects import ParserOptions, create_parser
-from glm_proxy.dialects.glm.render import render_call
+from glm_proxy.dialects.deepseek import render as deepseek
+from glm_proxy.dialects.glm import render as glm
+from glm_proxy.dialects.hermes import render as hermes
+from glm_proxy.dialects.kimi_k2 import render as kimi_k2
 
 SIZES = (10_000, 100_000, 1_000_000)
+RenderCall = Callable[[str, dict[str, Any]], str]
+# How each dialect writes one call, as its model does.
+DIALECTS: dict[str, RenderCall] = {
+    "glm": lambda name, arguments: glm.render_call(name, arguments, "4.5"),
+    "hermes": hermes.render_call,
+    "kimi_k2": kimi_k2.render_call,
+    "deepseek": deepseek.render_call,
+}
 WORDS = 'the quick brown fox jumps over the lazy dog <b>bold</b> 1 < 2 "quoted" \n'
 
 
@@ -41,33 +52,33 @@ def tools_for(calls: int) -> list[dict[str, Any]]:
     ]
 
 
-def output_with_calls(size: int, calls: int) -> str:
+def output_with_calls(size: int, calls: int, render_call: RenderCall) -> str:
     """``calls`` calls whose string arguments fill the output up to ``size`` characters."""
     sample = {"path": f"f{calls}.txt", "content": "", "n": calls}
-    overhead = len(render_call("write_file", sample, "4.5")) + 1
+    overhead = len(render_call("write_file", sample)) + 1
     each = max(1, (size - 23) // calls - overhead)
     body = "\n".join(
-        render_call("write_file", {"path": f"f{i}.txt", "content": filler(each), "n": i}, "4.5")
+        render_call("write_file", {"path": f"f{i}.txt", "content": filler(each), "n": i})
         for i in range(calls)
     )
     return "Writing the files now.\n" + body
 
 
-def text_only(size: int) -> str:
+def text_only(size: int, render_call: RenderCall) -> str:
     return filler(size)
 
 
-SHAPES: dict[str, Callable[[int], str]] = {
-    "1 call (one big string)": lambda size: output_with_calls(size, 1),
-    "10 calls": lambda size: output_with_calls(size, 10),
-    "100 calls": lambda size: output_with_calls(size, 100),
+SHAPES: dict[str, Callable[[int, RenderCall], str]] = {
+    "1 call (one big string)": lambda size, render: output_with_calls(size, 1, render),
+    "10 calls": lambda size, render: output_with_calls(size, 10, render),
+    "100 calls": lambda size, render: output_with_calls(size, 100, render),
     "plain text": text_only,
 }
 
 
-def time_parse(text: str, delta: int, tools: list[dict[str, Any]]) -> float:
+def time_parse(text: str, delta: int, tools: list[dict[str, Any]], dialect: str) -> float:
     pieces = [text[i : i + delta] for i in range(0, len(text), delta)]
-    parser = create_parser(ParserOptions(tools=tools))
+    parser = create_parser(ParserOptions(tools=tools), dialect)
     feed = parser.feed
     start = time.perf_counter()
     for piece in pieces:
@@ -78,27 +89,30 @@ def time_parse(text: str, delta: int, tools: list[dict[str, Any]]) -> float:
 
 def run(repeat: int, delta: int) -> list[str]:
     lines = [
-        f"Parser: GLM output fed in {delta}-character deltas; median of {repeat} runs",
+        f"Parser: each dialect's output fed in {delta}-character deltas; median of {repeat} runs",
         "",
-        "| output | size | total (ms) | per delta (us) | growth per 10x |",
-        "|---|---:|---:|---:|---:|",
+        "| dialect | output | size | total (ms) | per delta (us) | growth per 10x |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     tools = tools_for(1)
-    for shape, make in SHAPES.items():
-        previous: tuple[int, float] | None = None
-        for size in SIZES:
-            text = make(size)
-            seconds = statistics.median(time_parse(text, delta, tools) for _ in range(repeat))
-            deltas = -(-len(text) // delta)
-            growth = "-"
-            if previous is not None:  # time ratio scaled to a 10x step of size
-                exponent = 1 / math.log10(len(text) / previous[0])
-                growth = f"{(seconds / previous[1]) ** exponent:.1f}x"
-            lines.append(
-                f"| {shape} | {len(text) / 1000:,.0f} KB | {seconds * 1000:,.1f} "
-                f"| {seconds / deltas * 1e6:.2f} | {growth} |"
-            )
-            previous = (len(text), seconds)
+    for dialect, render_call in DIALECTS.items():
+        for shape, make in SHAPES.items():
+            previous: tuple[int, float] | None = None
+            for size in SIZES:
+                text = make(size, render_call)
+                seconds = statistics.median(
+                    time_parse(text, delta, tools, dialect) for _ in range(repeat)
+                )
+                deltas = -(-len(text) // delta)
+                growth = "-"
+                if previous is not None:  # time ratio scaled to a 10x step of size
+                    exponent = 1 / math.log10(len(text) / previous[0])
+                    growth = f"{(seconds / previous[1]) ** exponent:.1f}x"
+                lines.append(
+                    f"| {dialect} | {shape} | {len(text) / 1000:,.0f} KB | {seconds * 1000:,.1f} "
+                    f"| {seconds / deltas * 1e6:.2f} | {growth} |"
+                )
+                previous = (len(text), seconds)
     return lines
 
 

@@ -149,6 +149,8 @@ def test_relay_servers_and_clients(report: str) -> None:
 def test_parser_benchmark(report: str) -> None:
     rows = table(report, "Parser")
     shapes = ["1 call (one big string)", "10 calls", "100 calls", "plain text"]
-    assert [row[0] for row in rows] == [shape for shape in shapes for _ in range(3)]
+    dialects = ["glm", "hermes", "kimi_k2", "deepseek"]
+    expected = [(dialect, shape) for dialect in dialects for shape in shapes for _ in range(3)]
+    assert [(row[0], row[1]) for row in rows] == expected
     for row in rows:
-        assert_numbers([row[2], row[3]])  # total ms, per delta us
+        assert_numbers([row[3], row[4]])  # total ms, per delta us

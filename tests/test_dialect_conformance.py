@@ -23,6 +23,7 @@ Each dialect's own quirks, with the sources they come from, are in its own test 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import sys
@@ -48,8 +49,29 @@ class Dialect:
     """Text that must never reach the content when calls are read."""
     typed: bool = True
     """Values are written as text and typed by the schema (a string "42" vs the number 42)."""
+    render: tuple[tuple[str, Any], ...] = ()
+    """Keyword arguments of the renderer (a style)."""
+    module: str = ""
+    """The dialect's folder, when the name says more (a style); the name by default."""
+    optional_closer: str = ""
+    """The end of a rendered call that the call does not need: it is complete without it."""
+    numbered: bool = False
+    """``render_call`` takes the call's ``index`` (Kimi-K2 writes it in the call's id)."""
+
+    @property
+    def parser(self) -> str:
+        return self.module or self.name
 
 
+DEEPSEEK_MARKUP = (
+    "<\uff5ctool\u2581calls\u2581begin\uff5c>",
+    "<\uff5ctool\u2581calls\u2581end\uff5c>",
+    "<\uff5ctool\u2581call\u2581begin\uff5c>",
+    "<\uff5ctool\u2581sep\uff5c>",
+    "<\uff5ctool\u2581call\u2581end\uff5c>",
+    "<think>",
+    "</think>",
+)
 DIALECTS = [
     Dialect(
         "glm",
@@ -64,6 +86,30 @@ DIALECTS = [
             "</think>",
         ),
     ),
+    Dialect(
+        "hermes",
+        ("<tool_call>", "</tool_call>", "<think>", "</think>"),
+        typed=False,
+        optional_closer="\n</tool_call>",
+    ),
+    Dialect(
+        "kimi_k2",
+        (
+            "<|tool_calls_section_begin|>",
+            "<|tool_calls_section_end|>",
+            "<|tool_call_begin|>",
+            "<|tool_call_argument_begin|>",
+            "<|tool_call_end|>",
+            "<think>",
+            "</think>",
+        ),
+        typed=False,
+        numbered=True,
+    ),
+    Dialect("deepseek", DEEPSEEK_MARKUP, typed=False),
+    Dialect(
+        "deepseek-v3", DEEPSEEK_MARKUP, typed=False, render=(("style", "v3"),), module="deepseek"
+    ),
 ]
 IDS = [dialect.name for dialect in DIALECTS]
 
@@ -71,16 +117,14 @@ Render = Callable[..., str]
 
 
 def renderer(dialect: Dialect) -> Render:
-    module = importlib.import_module(f"glm_proxy.dialects.{dialect.name}.render")
-    render: Render = module.render_output
-    return render
+    module = importlib.import_module(f"glm_proxy.dialects.{dialect.parser}.render")
+    return functools.partial(module.render_output, **dict(dialect.render))
 
 
 def call_writer(dialect: Dialect) -> Render:
     """``render_call(name, arguments)``: one call as the output writes it."""
-    module = importlib.import_module(f"glm_proxy.dialects.{dialect.name}.render")
-    write: Render = module.render_call
-    return write
+    module = importlib.import_module(f"glm_proxy.dialects.{dialect.parser}.render")
+    return functools.partial(module.render_call, **dict(dialect.render))
 
 
 ALPHABET = st.sampled_from(list("ab z<>/\"'\\\n\t{}[]:,.é한🌧_=&")) | st.characters(
@@ -140,7 +184,7 @@ def outputs(
 def feed(
     dialect: Dialect, pieces: list[str], tools: list[dict[str, Any]], **kwargs: Any
 ) -> list[Event]:
-    parser = create_parser(options(tools, **kwargs), dialect.name)
+    parser = create_parser(options(tools, **kwargs), dialect.parser)
     events: list[Event] = []
     for piece in pieces:
         events += parser.feed(piece)
@@ -173,8 +217,40 @@ def test_calls_come_back_exactly_whatever_the_split(dialect: Dialect) -> None:
         split = feed(dialect, cut(raw, [p % (len(raw) + 1) for p in points]), tools)
         assert merged(split) == merged(whole)
         check_fragments(split)
-        parser = create_parser(options(tools), dialect.name)
+        parser = create_parser(options(tools), dialect.parser)
         assert message_of(parser.finish(raw)) == message
+
+    check()
+
+
+# Pieces that malformed outputs are made of, besides each dialect's own markup.
+JUNK = ['{"name": "f", "arguments": ', "{", "}", '"', "\\", '"a"', ": ", ", ", "[", "]", "\n", " "]
+JUNK += ["x", "<", "f", "functions.f:0", "function", "```json\n", "```", "'", "<arg_key>", "a"]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=IDS)
+def test_any_output_gives_the_same_events_whatever_the_split(dialect: Dialect) -> None:
+    """Malformed outputs too: no crash, and the same events whole, per character, at random
+    splits and through ``finish``; a call that never ended has arguments that do not parse."""
+    tools = [schema_for("f", {"a": 1})]
+
+    @SETTINGS
+    @given(
+        st.lists(st.sampled_from([*dialect.markup, *JUNK]), max_size=30),
+        st.lists(st.integers(0, 10_000), max_size=8),
+        st.booleans(),
+    )
+    def check(parts: list[str], points: list[int], in_reasoning: bool) -> None:
+        raw = "".join(parts)
+        whole = feed(dialect, [raw], tools, starts_in_reasoning=in_reasoning)
+        check_fragments(whole, cut_off=True)
+        per_char = feed(dialect, list(raw), tools, starts_in_reasoning=in_reasoning)
+        assert merged(per_char) == merged(whole)
+        pieces = cut(raw, [p % (len(raw) + 1) for p in points])
+        split = feed(dialect, pieces, tools, starts_in_reasoning=in_reasoning)
+        assert merged(split) == merged(whole)
+        parser = create_parser(options(tools, starts_in_reasoning=in_reasoning), dialect.parser)
+        assert merged(parser.finish(raw)) == merged(whole)
 
     check()
 
@@ -205,10 +281,11 @@ def test_a_cut_off_call_is_never_a_finished_call(dialect: Dialect) -> None:
         # The calls found are the output's first ones, each read to its end.
         assert found == [(name, arguments) for name, arguments in calls[: len(found)]]
         ends, start = [], 0
-        for name, arguments in calls:
-            written = call_writer(dialect)(name, arguments)
+        for index, (name, arguments) in enumerate(calls):
+            numbered = {"index": index} if dialect.numbered else {}
+            written = call_writer(dialect)(name, arguments, **numbered)
             start = raw.index(written, start) + len(written)
-            ends.append(start)
+            ends.append(start - len(dialect.optional_closer))
         assert len(found) == sum(end <= at for end in ends)
 
     check()
@@ -240,7 +317,7 @@ def test_a_long_string_argument_streams_as_it_arrives(dialect: Dialect) -> None:
     tools = [{"type": "function", "function": {"name": "write", "parameters": schema}}]
     text = "line of a file\n" * (3 * HOLD_LIMIT // 15)
     raw = renderer(dialect)("", [("write", {"content": text})])
-    parser = create_parser(options(tools), dialect.name)
+    parser = create_parser(options(tools), dialect.parser)
     before_end: list[str] = []
     ended = False
     for start in range(0, len(raw), 16):
@@ -287,7 +364,7 @@ def test_work_is_linear_in_the_output(dialect: Dialect) -> None:
         pieces = [raw[i : i + 4] for i in range(0, len(raw), 4)]
 
         def run() -> None:
-            parser = create_parser(options(tools), dialect.name)
+            parser = create_parser(options(tools), dialect.parser)
             for piece in pieces:
                 parser.feed(piece)
             parser.close()

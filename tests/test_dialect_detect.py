@@ -37,6 +37,8 @@ DEEPSEEK = "<\uff5ctool\u2581calls\u2581begin\uff5c>"
         ("<|tool_calls_section_begin|>", ("kimi_k2", True)),
         ("<|tool_call_begin|>functions.f:0", ("kimi_k2", True)),
         (DEEPSEEK, ("deepseek", True)),
+        ("<\uff5ctool calls begin\uff5c>", ("deepseek", True)),  # an R1 distill's spelling
+        ("<|tool_call_section_begin|>", ("kimi_k2", True)),  # the singular spelling
         # Too short to tell: held back.
         ("<", ("", False)),
         ("<tool_c", ("", False)),

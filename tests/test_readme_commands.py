@@ -35,6 +35,11 @@ def test_readme_commands_work_on_a_fresh_clone(tmp_path: Path) -> None:
         pytest.fail("this test needs git and a git checkout of the project")
     clone = tmp_path / "glm-proxy"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    # The agent CLIs (npm, installed by .ci/run into clients/) are not in git: the clone's
+    # suite uses this checkout's install.
+    installed = ROOT / "clients" / "node_modules"
+    if installed.is_dir():
+        (clone / "clients" / "node_modules").symlink_to(installed, target_is_directory=True)
     commands = readme_commands((clone / "README.md").read_text(encoding="utf-8"))
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV" and not k.startswith("PYTEST")}
     env["PYTEST_ADDOPTS"] = f"--deselect {THIS_TEST} -p no:cacheprovider"

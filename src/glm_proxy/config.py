@@ -33,7 +33,7 @@ DEFAULTS: dict[str, str] = {
     "ALLOW_REMOTE": "false",
     "SHUTDOWN_GRACE": "10",
     "MODEL_ALIASES": "",
-    "DIALECT_MODELS": "",
+    "DIALECT_MODELS": "kimi=kimi_k2,deepseek=deepseek,hermes=hermes",
     "DETECT_DIALECT": "true",
     "HEAD_TIMEOUT": "30",
     "KEEP_ALIVE_TIMEOUT": "5",
@@ -80,7 +80,11 @@ class Settings:
     """Serve clients on other machines without ``proxy_api_keys`` (the Docker image sets it)."""
     shutdown_grace: float = 10.0
     """Seconds that requests in flight get to finish after SIGTERM/SIGINT."""
-    dialect_models: tuple[tuple[str, str], ...] = ()
+    dialect_models: tuple[tuple[str, str], ...] = (
+        ("kimi", "kimi_k2"),
+        ("deepseek", "deepseek"),
+        ("hermes", "hermes"),
+    )
     """(pattern, dialect) pairs: a model whose name holds the pattern (``*`` wildcards, any
     case) writes that dialect's tool calls; GLM_MODELS is checked first."""
     detect_dialect: bool = True

@@ -94,3 +94,39 @@ def _parses(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def read_output(
+    dialect: str, raw: str, tools: Sequence[Mapping[str, Any]] = (), **kwargs: Any
+) -> dict[str, Any]:
+    """The message that ``dialect`` reads from ``raw``, after checking that feeding it whole,
+    one character at a time, at random split points and through ``finish`` all agree."""
+
+    def run(pieces: Iterable[str]) -> list[Event]:
+        parser = create_parser(options(tools, **kwargs), dialect)
+        events: list[Event] = []
+        for piece in pieces:
+            events += parser.feed(piece)
+        return events + parser.close()
+
+    whole = run([raw])
+    check_fragments(whole, cut_off=True)
+    assert merged(run(list(raw))) == merged(whole)
+    for seed in range(5):
+        assert merged(run(random_cuts(raw, seed))) == merged(whole)
+    assert merged(create_parser(options(tools, **kwargs), dialect).finish(raw)) == merged(whole)
+    return message_of(whole)
+
+
+def calls_in(message: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """``(name, arguments decoded)`` of each call of a message."""
+    return [
+        (call["function"]["name"], json.loads(call["function"]["arguments"]))
+        for call in message.get("tool_calls") or ()
+    ]
+
+
+def tool(name: str, **properties: str) -> dict[str, Any]:
+    """A tool of the request, its properties given as ``key="type"``."""
+    schema = {key: {"type": kind} for key, kind in properties.items()}
+    return {"type": "function", "function": {"name": name, "parameters": {"properties": schema}}}

@@ -28,6 +28,8 @@ class ChoiceDelta:
     tool_calls: list[Any] | None
     """The backend's own ``tool_calls`` deltas (it parsed them itself), as sent."""
     finish_reason: str | None
+    matched_stop: str | None = None
+    """The stop string that ended the choice, when the backend says (vLLM's ``stop_reason``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,8 @@ class ChoiceMessage:
     reasoning: str | None
     tool_calls: list[Any]
     finish_reason: str | None
+    matched_stop: str | None = None
+    """The stop string that ended the choice, when the backend says (vLLM's ``stop_reason``)."""
 
 
 def text_of(content: Any) -> str | None:
@@ -88,6 +92,7 @@ def choice_deltas(chunk: Mapping[str, Any]) -> list[ChoiceDelta]:
                 reasoning=backend_reasoning(delta),
                 tool_calls=calls if isinstance(calls, list) and calls else None,
                 finish_reason=finish if isinstance(finish, str) else None,
+                matched_stop=_matched_stop(choice),
             )
         )
     return out
@@ -112,9 +117,15 @@ def choice_messages(completion: Mapping[str, Any]) -> list[ChoiceMessage]:
                 reasoning=backend_reasoning(message),
                 tool_calls=calls if isinstance(calls, list) else [],
                 finish_reason=finish if isinstance(finish, str) else None,
+                matched_stop=_matched_stop(choice),
             )
         )
     return out
+
+
+def _matched_stop(choice: Mapping[str, Any]) -> str | None:
+    value = choice.get("stop_reason")
+    return value if isinstance(value, str) and value else None
 
 
 def usage_of(chunk: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -70,6 +70,11 @@ AUTO = "auto"
 """The dialect of a model no setting names: decided by its first tool-call opener."""
 
 
+PLAIN = "plain"
+"""No dialect at all: the output's text stays text (models no setting names, behind a front
+that still converts the answer's shape). Not a registered dialect: it writes no calls."""
+
+
 def known_dialects() -> tuple[str, ...]:
     """The registered dialects' names."""
     if not _registry:
@@ -80,6 +85,10 @@ def known_dialects() -> tuple[str, ...]:
 def create_parser(options: ParserOptions, dialect: str = "glm") -> Parser:
     if not _registry:
         _load_builtin()
+    if dialect == PLAIN:
+        from glm_proxy.dialects.plain import PlainParser
+
+        return PlainParser(options)
     if dialect == AUTO:
         from glm_proxy.dialects.detect import DetectingParser
 
@@ -98,3 +107,14 @@ def _load_builtin() -> None:
     from glm_proxy.dialects.glm.parser import GlmParser
 
     register("glm", GlmParser)
+    _load_json_dialects()
+
+
+def _load_json_dialects() -> None:
+    from glm_proxy.dialects.deepseek.parser import DeepSeekParser
+    from glm_proxy.dialects.hermes.parser import HermesParser
+    from glm_proxy.dialects.kimi_k2.parser import KimiK2Parser
+
+    register("hermes", HermesParser)
+    register("kimi_k2", KimiK2Parser)
+    register("deepseek", DeepSeekParser)

@@ -11,9 +11,10 @@ The openers (``<tool_call>`` is shared: what follows it decides):
 - ``<tool_call>`` then ``{``: Hermes JSON (Qwen2.5, Qwen3, Hermes and their fine-tunes);
 - ``<tool_call>`` then anything else: GLM (the call's name comes first);
 - ``<minimax:tool_call>``: MiniMax-M2;
-- ``<|tool_calls_section_begin|>`` or ``<|tool_call_begin|>``: Kimi-K2;
-- the tool-calls (or tool-call) begin marker of DeepSeek, written with U+FF5C (a full-width
-  bar) and U+2581 instead of ``|`` and ``_``: DeepSeek.
+- ``<|tool_calls_section_begin|>`` (or its singular spelling) or ``<|tool_call_begin|>``:
+  Kimi-K2;
+- the tool-calls (or tool-call) begin marker of DeepSeek, and the spellings R1 distills use,
+  written with U+FF5C (a full-width bar) and U+2581 instead of ``|`` and ``_``: DeepSeek.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from glm_proxy.dialects.deepseek import markup as deepseek
+from glm_proxy.dialects.kimi_k2 import markup as kimi_k2
 from glm_proxy.events import Content, Event, Reasoning
 
 if TYPE_CHECKING:
@@ -29,12 +32,14 @@ if TYPE_CHECKING:
 SHARED_OPENER = "<tool_call>"
 OPENERS: tuple[tuple[str, str], ...] = (
     ("<minimax:tool_call>", "minimax"),
-    ("<|tool_calls_section_begin|>", "kimi_k2"),
-    ("<|tool_call_begin|>", "kimi_k2"),
-    ("<\uff5ctool\u2581calls\u2581begin\uff5c>", "deepseek"),
-    ("<\uff5ctool\u2581call\u2581begin\uff5c>", "deepseek"),
+    (kimi_k2.SECTION_OPEN, "kimi_k2"),
+    (kimi_k2.SECTION_VARIANTS[0], "kimi_k2"),
+    (kimi_k2.CALL_OPEN, "kimi_k2"),
+    (deepseek.SECTION_OPEN, "deepseek"),
+    *((variant, "deepseek") for variant in deepseek.SECTION_OPEN_VARIANTS),
+    (deepseek.CALL_OPEN, "deepseek"),
 )
-"""Openers that name their dialect by themselves."""
+"""Openers that name their dialect by themselves (each dialect's markup module owns its own)."""
 _FUNCTION = "<function="
 _WHITE = " \t\r\n"
 

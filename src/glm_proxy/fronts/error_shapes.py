@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from glm_proxy.backend.sse import encode_error
 from glm_proxy.errors import ProxyError
+from glm_proxy.fronts.anthropic_messages import errors as anthropic_errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,10 @@ def _openai_event(error: ProxyError) -> bytes:
 OPENAI = ErrorShape(_openai_render, _openai_event)
 """The OpenAI shape: the chat front, the relayed routes, the proxy's own."""
 
-_BY_PATH: tuple[tuple[str, ErrorShape], ...] = ()
+ANTHROPIC = ErrorShape(anthropic_errors.render_error, anthropic_errors.error_event)
+"""Anthropic's shape: the Messages front."""
+
+_BY_PATH: tuple[tuple[str, ErrorShape], ...] = (("/v1/messages", ANTHROPIC),)
 """Path prefixes of the fronts with a shape of their own."""
 
 

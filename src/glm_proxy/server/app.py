@@ -5,6 +5,8 @@
 
 Routes:
     POST /v1/chat/completions, /chat/completions   GLM models: translated; others: relayed
+    POST /v1/messages, /v1/messages/count_tokens   Anthropic Messages (fronts/anthropic_messages)
+    HEAD /                                         answered (clients check that the proxy is up)
     ANY  /v1/...                                   relayed to the backend unchanged
     GET  /health                                   answers without the backend (and without a key)
     GET  /health/ready                             asks the backend for its model list
@@ -45,6 +47,7 @@ from glm_proxy.errors import (
     hide_keys,
 )
 from glm_proxy.fronts._http import read_body, relay_response
+from glm_proxy.fronts.anthropic_messages.route import MessagesRoutes
 from glm_proxy.fronts.error_shapes import shape_for
 from glm_proxy.fronts.openai_chat.route import CHAT_PATHS, ChatRoute
 from glm_proxy.server.middleware import RequestMiddleware, internal_error
@@ -88,6 +91,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.chat = RequestMiddleware(partial(_answer, proxy.chat_completions), settings, drain)
     for path in CHAT_PATHS:
         app.add_route(path, proxy.chat_completions, methods=["POST"])
+    messages = MessagesRoutes(settings, proxy.upstream)
+    app.add_route("/v1/messages", messages.messages, methods=["POST"])
+    app.add_route("/v1/messages/count_tokens", messages.count_tokens, methods=["POST"])
+    app.add_route("/", proxy.root, methods=["HEAD"])  # Claude Code's connectivity check
     app.add_route("/health", proxy.health, methods=["GET"])
     app.add_route("/health/ready", proxy.ready, methods=["GET"])
     app.add_route("/v1/{path:path}", proxy.relay, methods=RELAY_METHODS)
@@ -167,6 +174,9 @@ class Proxy:
         return await relay_response(
             self.upstream, record, request.method, url, headers, body or None
         )
+
+    async def root(self, request: Request) -> Response:
+        return Response(status_code=200)
 
     async def health(self, request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
