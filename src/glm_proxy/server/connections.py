@@ -77,6 +77,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._head_timeout = self.limits.head_timeout
+        self._head_since: float | None = None
+        """When the request head now awaited began (None: no head is awaited)."""
         self._head_timer: asyncio.TimerHandle | None = None
         self._stall_timer: asyncio.TimerHandle | None = None
         self._stalled_at = 0
@@ -84,14 +87,17 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        timeout = self.limits.head_timeout
         if len(self.connections) > self.limits.max_connections:
             self.app = _over_capacity(self.limits.max_connections)
-            timeout = min(timeout, OVER_CAP_HEAD_TIMEOUT)
-        self._head_timer = self.loop.call_later(timeout, self._head_timed_out)
+            self._head_timeout = min(self._head_timeout, OVER_CAP_HEAD_TIMEOUT)
+        self._head_since = self.loop.time()
+        # One timer per connection, not per request: it looks at ``_head_since`` when it fires.
+        self._head_timer = self.loop.call_later(self._head_timeout, self._check_head)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_head_timer()
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
         if self._stall_timer is not None:
             self._stall_timer.cancel()
             self._stall_timer = None
@@ -99,11 +105,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._head_timer is None:  # a later request on the connection: its own deadline
-            self._head_timer = self.loop.call_later(self.limits.head_timeout, self._head_timed_out)
+        if self._head_since is None:  # a later request on the connection: its own deadline
+            self._head_since = self.loop.time()
 
     def on_headers_complete(self) -> None:
-        self._cancel_head_timer()
+        self._head_since = None
         super().on_headers_complete()
         if self.scope["http_version"] == "1.0" and self.cycle is not None:
             self.cycle.__class__ = _CloseDelimitedCycle
@@ -135,15 +141,18 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         )
         self.transport.abort()  # ``close`` would wait for the buffer to be sent, forever
 
-    def _head_timed_out(self) -> None:
-        self._head_timer = None
-        if not self.transport.is_closing():
-            self.transport.close()
-
-    def _cancel_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
+    def _check_head(self) -> None:
+        """Close the connection if the head it owes is late; else look again when it would be."""
+        since = self._head_since
+        wait = (
+            self._head_timeout if since is None else since + self._head_timeout - self.loop.time()
+        )
+        if wait <= 0:
             self._head_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+            return
+        self._head_timer = self.loop.call_later(wait, self._check_head)
 
 
 class _CloseDelimitedCycle(RequestResponseCycle):
