@@ -75,12 +75,14 @@ def measure(
     expect: Sequence[str],
     expect_end: str,
     watch: Service | None = None,
+    path: str = "/v1/chat/completions",
 ) -> Sample:
     """One run against ``target``; ``watch`` (default: the target) is the server whose CPU
     time is counted."""
     watch = watch or target
     args = [
         f"--port={target.port}",
+        f"--path={path}",
         f"--body={body}",
         f"--concurrency={load.concurrency}",
         f"--duration={load.duration}",

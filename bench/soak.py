@@ -7,11 +7,16 @@ the mock GLM backend with faults mixed in. Not part of the test suite; 127.0.0.1
 
 Three processes: the faulty backend (``bench.soak_backend``), the proxy (``glm-proxy serve``)
 and the load, here: ``--concurrency`` clients, each sending one streamed request with tools
-after the other until ``--seconds`` have passed (or ``--requests`` were sent).
+after the other until ``--seconds`` have passed (or ``--requests`` were sent). Half the requests
+go to the chat front (``/v1/chat/completions``), half to the Responses front (``/v1/responses``,
+as Codex streams them; its answers are kept in the proxy's response store, whose memory is part
+of what must not grow).
 
 Every response must be complete and correct (the tool calls ``glm_proxy.mock.plan_calls``
-promises, in order, ``finish_reason: "tool_calls"``, then ``[DONE]``) or an explicit error (an
-error status with an OpenAI error body, or a stream that ends with an error event). Anything
+promises, in order, ``finish_reason: "tool_calls"``, then ``[DONE]``; through the Responses
+front, the same calls as ``function_call`` items of ``response.completed``) or an explicit error
+(an error status with an OpenAI error body, or a stream that ends with an error event or
+``response.failed``). Anything
 else is a violation: a wrong answer, a stream that just stops, a dropped connection, or no
 answer within ``--timeout`` seconds.
 
@@ -76,11 +81,16 @@ QUESTIONS = (
 )
 
 
+CHAT_PATH = "/v1/chat/completions"
+RESPONSES_PATH = "/v1/responses"
+
+
 @dataclass(frozen=True)
 class Case:
     body: bytes
     calls: list[tuple[str, dict[str, Any]]]
     """The calls a correct answer holds, in order."""
+    path: str = CHAT_PATH
 
 
 def cases(models: Sequence[str] = ("glm-4.5-air", "glm-4.7")) -> list[Case]:
@@ -93,8 +103,22 @@ def cases(models: Sequence[str] = ("glm-4.5-air", "glm-4.7")) -> list[Case]:
                 "messages": [{"role": "user", "content": question}],
                 "tools": TOOLS,
             }
-            found.append(Case(orjson.dumps(request), plan_calls(TOOLS, None, question)))
+            calls = plan_calls(TOOLS, None, question)
+            found.append(Case(orjson.dumps(request), calls))
+            responses = {
+                "model": model,
+                "stream": True,
+                "input": question,
+                "tools": [responses_tool(tool) for tool in TOOLS],
+            }
+            found.append(Case(orjson.dumps(responses), calls, RESPONSES_PATH))
     return found
+
+
+def responses_tool(tool: dict[str, Any]) -> dict[str, Any]:
+    """A chat function tool in the flat shape of the Responses API."""
+    function: dict[str, Any] = tool["function"]
+    return {"type": "function", **function}
 
 
 class Violation(Exception):
@@ -118,6 +142,8 @@ def _judge(status: int, body: bytes, case: Case) -> str:
         if not isinstance(error.get("message"), str) or "type" not in error:
             raise Violation(f"HTTP {status} with a malformed error: {body[:200]!r}")
         return f"HTTP {status} {error.get('code') or error['type']}"
+    if case.path == RESPONSES_PATH:
+        return _judge_responses(body, case)
     events = body.split(b"\n\n")
     if events[-1] != b"" or len(events) < 2:
         raise Violation(f"the stream does not end with a blank line: {body[-200:]!r}")
@@ -155,6 +181,43 @@ def _judge(status: int, body: bytes, case: Case) -> str:
     return "ok"
 
 
+def _judge_responses(body: bytes, case: Case) -> str:
+    """A Responses stream: numbered events, ending in ``response.completed`` with the calls, or
+    in ``response.failed`` with its error."""
+    events = body.split(b"\n\n")
+    if events[-1] != b"" or len(events) < 3:
+        raise Violation(f"the stream does not end with a blank line: {body[-200:]!r}")
+    data = []
+    for number, event in enumerate(events[:-1]):
+        name, _, payload = event.partition(b"\ndata: ")
+        item = orjson.loads(payload)
+        if name != b"event: " + item["type"].encode() or item["sequence_number"] != number:
+            raise Violation(f"event {number} misnamed or misnumbered: {event[:200]!r}")
+        data.append(item)
+    last = data[-1]
+    if last["type"] not in ("response.completed", "response.failed"):
+        raise Violation(f"the stream ends without completed or failed: {events[-2][:200]!r}")
+    response = last["response"]
+    if last["type"] == "response.failed":
+        error = response["error"]
+        if not isinstance(error.get("message"), str):
+            raise Violation(f"a malformed response.failed: {events[-2][:300]!r}")
+        return f"response.failed {error.get('code')}"
+    done = [
+        (item["item"]["name"], orjson.loads(item["item"]["arguments"]))
+        for item in data
+        if item["type"] == "response.output_item.done" and item["item"]["type"] == "function_call"
+    ]
+    final = [
+        (item["name"], orjson.loads(item["arguments"]))
+        for item in response["output"]
+        if item["type"] == "function_call"
+    ]
+    if done != case.calls or final != case.calls or response["status"] != "completed":
+        raise Violation(f"wrong answer: {done!r} / {final!r}; expected {case.calls!r}")
+    return "ok"
+
+
 @dataclass
 class Tally:
     outcomes: Counter[str] = field(default_factory=Counter)
@@ -174,7 +237,7 @@ class Tally:
 
 async def client(
     session: aiohttp.ClientSession,
-    url: str,
+    base: str,
     all_cases: list[Case],
     tally: Tally,
     stop_at: float,
@@ -189,6 +252,7 @@ async def client(
         number += 1
         try:
             async with asyncio.timeout(answer_within):
+                url = base + case.path
                 async with session.post(url, data=case.body, headers=JSON) as response:
                     body = await response.read()
             tally.outcomes[judge(response.status, body, case)] += 1
@@ -246,7 +310,7 @@ async def slow_client(
         number += 1
         try:
             async with asyncio.timeout(answer_within):
-                status, body = await _read_slowly(port, case.body)
+                status, body = await _read_slowly(port, case.path, case.body)
             tally.outcomes[judge(status, body, case)] += 1
         except Violation as violation:
             tally.violation("wrong or unended answer", str(violation))
@@ -256,7 +320,7 @@ async def slow_client(
             tally.violation("connection broken", repr(error))
 
 
-async def _read_slowly(port: int, body: bytes) -> tuple[int, bytes]:
+async def _read_slowly(port: int, path: str, body: bytes) -> tuple[int, bytes]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.setblocking(False)
@@ -264,8 +328,8 @@ async def _read_slowly(port: int, body: bytes) -> tuple[int, bytes]:
     reader, writer = await asyncio.open_connection(sock=sock, limit=SLOW_READ)
     try:
         writer.write(
-            b"POST /v1/chat/completions HTTP/1.1\r\nHost: soak\r\nConnection: close\r\n"
-            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            b"POST %s HTTP/1.1\r\nHost: soak\r\nConnection: close\r\nContent-Type: "
+            b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body)
         )
         data = b""
         while piece := await reader.read(SLOW_READ):
@@ -384,7 +448,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
 async def _load(
     args: argparse.Namespace, session: aiohttp.ClientSession, backend: Process, proxy: Process
 ) -> int:
-    url = f"http://127.0.0.1:{proxy.port}/v1/chat/completions"
+    url = f"http://127.0.0.1:{proxy.port}"
     all_cases, tally = cases(), Tally()
     idle_mb = proxy.rss_mb()
     started = time.monotonic()

@@ -122,6 +122,11 @@ class Suite:
             self.bodies[workload.name] = path
         self.results = Results(config, chunks=self.by_name["stream"].chunks)
 
+    def served_by_all(self) -> list[Workload]:
+        """The workloads every server serves (the ones only glm-proxy serves stay in the main
+        table)."""
+        return [workload for workload in self.workloads if not workload.proxy_only]
+
     def load(self, concurrency: int) -> Load:
         c = self.config
         return Load(concurrency, c.duration, 0.0 if c.requests else c.warmup, c.requests)
@@ -159,6 +164,7 @@ class Suite:
                 self.load(concurrency),
                 expect,
                 workload.expect_end,
+                path=workload.path,
             )
             foreign = machine.share() or 0.0
             sample = dataclasses.replace(sample, foreign_load=foreign)
@@ -171,8 +177,9 @@ class Suite:
 
     def main_table(self, backend: Service, relay: Service, proxy: Service) -> None:
         note("Throughput and latency (backend without delay)")
-        targets = [(BACKEND, backend), (RELAY, relay), (PROXY, proxy)]
+        all_targets = [(BACKEND, backend), (RELAY, relay), (PROXY, proxy)]
         for workload in self.workloads:
+            targets = [(PROXY, proxy)] if workload.proxy_only else all_targets
             for c in self.config.concurrency:
                 for server, sample in self.compare(targets, workload, c).items():
                     self.results.main[(workload.name, c, server)] = sample
@@ -244,7 +251,7 @@ class Suite:
                 service = self.services.start(f"glm-proxy-{count}w", proxy_argv(backend, count))
                 started.append(service)
                 targets.append((str(count), service))
-        for workload in self.workloads:
+        for workload in self.served_by_all():
             for name, sample in self.compare(targets, workload, self.config.high).items():
                 self.results.workers[(workload.name, int(name))] = sample
         for service in started:
@@ -255,7 +262,7 @@ class Suite:
         config = self.config
         floor, *others = config.relay_variants
         concurrencies = sorted({config.low, config.high})
-        for workload in self.workloads:
+        for workload in self.served_by_all():
             for c in concurrencies:
                 sample = self.results.main.get((workload.name, c, RELAY))
                 if sample is not None:
@@ -265,7 +272,7 @@ class Suite:
                 f"relay-{server}-{client}", relay_argv(backend, server, client)
             )
             label = f"{server}+{client}"
-            for workload in self.workloads:
+            for workload in self.served_by_all():
                 for c in concurrencies:
                     sample = self.compare([(label, relay)], workload, c)[label]
                     self.results.relays[(server, client, workload.name, c)] = sample

@@ -4,6 +4,8 @@
 - ``stream``: a streamed chat whose raw reply is exactly ``STREAM_CHUNKS`` chunks of
   ``CHUNK_SIZE`` characters: reasoning, then a ``save_notes`` call whose string argument is
   padded (``minLength``) to reach that length. The mock must run with ``--chunk-size 4``.
+- ``responses``: the same stream asked through ``/v1/responses`` (as Codex asks): the proxy maps
+  it onto the same chat request, so the backend streams the same reply. Only glm-proxy serves it.
 
 The reply is computed with the mock's own pure functions, so the chunk count is known exactly.
 """
@@ -36,6 +38,9 @@ class Workload:
     """Text that every answer of glm-proxy holds: the translated call and reasoning."""
     expect_end: str
     """Text every answer ends with (streams: the ``[DONE]`` event)."""
+    path: str = "/v1/chat/completions"
+    proxy_only: bool = False
+    """Only glm-proxy serves the path (the backend and the relay do not)."""
 
 
 def chat_request() -> dict[str, Any]:
@@ -88,7 +93,18 @@ def sized_stream_request(chunks: int = STREAM_CHUNKS) -> dict[str, Any]:
     return request
 
 
+def responses_request(chat: dict[str, Any]) -> dict[str, Any]:
+    """The Responses request that glm-proxy maps onto the chat request ``chat``."""
+    return {
+        "model": chat["model"],
+        "stream": chat.get("stream", False),
+        "input": chat["messages"][0]["content"],
+        "tools": [{"type": "function", **tool["function"]} for tool in chat["tools"]],
+    }
+
+
 def workloads() -> list[Workload]:
+    stream = sized_stream_request()
     return [
         Workload(
             name="chat",
@@ -103,12 +119,28 @@ def workloads() -> list[Workload]:
         Workload(
             name="stream",
             label=f"streaming, {STREAM_CHUNKS} chunks of {CHUNK_SIZE} chars, reasoning + 1 call",
-            body=orjson.dumps(sized_stream_request()),
+            body=orjson.dumps(stream),
             stream=True,
             chunks=STREAM_CHUNKS,
             expect_raw=(),
             expect_proxy=('"tool_calls":[{', '"reasoning_content":"', '"tool_calls"}'),
             expect_end="data: [DONE]",
+        ),
+        Workload(
+            name="responses",
+            label="the stream workload through /v1/responses (Responses events)",
+            body=orjson.dumps(responses_request(stream)),
+            stream=True,
+            chunks=STREAM_CHUNKS,
+            expect_raw=(),
+            expect_proxy=(
+                '"type":"reasoning"',
+                "event: response.function_call_arguments.done",
+                "event: response.completed",
+            ),
+            expect_end='"user":null}}',
+            path="/v1/responses",
+            proxy_only=True,
         ),
     ]
 

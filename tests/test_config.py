@@ -41,6 +41,9 @@ def test_every_setting_is_read_from_the_environment() -> None:
         "MODEL_ALIASES": "Claude-* = glm-4.5-air, gpt-5*=GLM-4.7",
         "DIALECT_MODELS": "My-Org/Tuned*=glm, special=glm",
         "DETECT_DIALECT": "false",
+        "RESPONSES_STORE_MAX": "50",
+        "RESPONSES_STORE_MAX_AGE": "90",
+        "RESPONSES_STORE_MAX_BYTES": "1M",
         "HEAD_TIMEOUT": "7.5",
         "KEEP_ALIVE_TIMEOUT": "2",
         "SEND_TIMEOUT": "90",
@@ -63,6 +66,9 @@ def test_every_setting_is_read_from_the_environment() -> None:
     assert settings.model_aliases == (("claude-*", "glm-4.5-air"), ("gpt-5*", "GLM-4.7"))
     assert settings.dialect_models == (("my-org/tuned*", "glm"), ("special", "glm"))
     assert settings.detect_dialect is False
+    assert settings.responses_store_max == 50
+    assert settings.responses_store_max_age == 90.0
+    assert settings.responses_store_max_bytes == 1 << 20
     assert (settings.head_timeout, settings.keep_alive_timeout) == (7.5, 2.0)
     assert (settings.send_timeout, settings.max_connections) == (90.0, 500)
 

@@ -49,7 +49,24 @@ class RecordingFront:
         return b"ping\n"
 
 
-def run(backend: ScriptedBackend, script: Script, ping_interval: float | None = None) -> str:
+class BatchingFront(RecordingFront):
+    """Takes the chunks of one read at once, and notes how many came together."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def feed_many(self, chunks: list[dict[str, Any]]) -> list[bytes]:
+        self.batches.append(len(chunks))
+        return [piece for chunk in chunks for piece in self.feed(chunk)]
+
+
+def run(
+    backend: ScriptedBackend,
+    script: Script,
+    ping_interval: float | None = None,
+    front: RecordingFront | None = None,
+) -> str:
     backend.script(script)
 
     async def go() -> str:
@@ -63,7 +80,7 @@ def run(backend: ScriptedBackend, script: Script, ping_interval: float | None = 
             out = [
                 piece
                 async for piece in front_stream(
-                    response, RecordingFront(), upstream, record, ping_interval
+                    response, front or RecordingFront(), upstream, record, ping_interval
                 )
             ]
             return b"".join(out).decode()
@@ -76,6 +93,21 @@ def run(backend: ScriptedBackend, script: Script, ping_interval: float | None = 
 def test_a_finished_stream_ends_with_the_fronts_last_events(backend: ScriptedBackend) -> None:
     out = run(backend, Script(content="Hello there", chunk_size=5))
     assert out == "text:Hello\ntext: ther\ntext:e\nend\n"
+
+
+def test_a_front_with_feed_many_gets_the_chunks_of_a_read_together(
+    backend: ScriptedBackend,
+) -> None:
+    expected = "text:He\ntext:ll\ntext:o \ntext:th\ntext:er\ntext:e\nend\n"
+    front = BatchingFront()
+    assert run(backend, Script(content="Hello there", chunk_size=2), front=front) == expected
+    assert max(front.batches) > 1  # one read held several chunks: they came in one call
+    chunks = sum(front.batches)
+    # Events cut across writes: the same answer, every chunk fed once.
+    front = BatchingFront()
+    script = Script(content="Hello there", chunk_size=2, write_size=7, delay=0.001)
+    assert run(backend, script, front=front) == expected
+    assert sum(front.batches) == chunks
 
 
 def test_every_choice_finished_is_an_end_even_without_done(backend: ScriptedBackend) -> None:

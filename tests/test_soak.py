@@ -11,10 +11,16 @@ from pathlib import Path
 import orjson
 import pytest
 
+from glm_proxy.conversion.plan import plan_for
+from glm_proxy.errors import BackendBadResponse
+from glm_proxy.fronts.openai_responses.render import ResponseMeta
+from glm_proxy.fronts.openai_responses.stream import ResponsesStream
+from glm_proxy.fronts.openai_responses.tools import ToolNames
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.soak import Case, Violation, judge  # noqa: E402
+from bench.soak import RESPONSES_PATH, TOOLS, Case, Violation, judge  # noqa: E402
 
 CASE = Case(b"{}", [("get_weather", {"city": "Seoul"})])
 
@@ -67,6 +73,35 @@ def test_anything_else_is_a_violation(status: int, body: bytes, problem: str) ->
         judge(status, body, CASE)
 
 
+RESPONSES_CASE = Case(b"{}", [("get_weather", {"city": "Seoul"})], RESPONSES_PATH)
+
+
+def responses_stream(text: str, failed: bool = False) -> bytes:
+    """What the Responses front streams for a backend that wrote ``text`` (GLM markup)."""
+    plan = plan_for({"model": "glm-4.5", "tools": TOOLS}, starts_in_reasoning=False)
+    front = ResponsesStream(plan, ResponseMeta(model="glm-4.5"), ToolNames())
+    out = front.start()
+    out += front.feed(chunk({"content": text}))
+    if failed:
+        return b"".join(out + front.fail(BackendBadResponse("cut", code="x")))
+    return b"".join(out + front.feed(chunk({}, "stop")) + front.end())
+
+
+SEOUL = "<tool_call>get_weather<arg_key>city</arg_key><arg_value>Seoul</arg_value></tool_call>"
+
+
+def test_responses_streams_are_judged_too() -> None:
+    assert judge(200, responses_stream(SEOUL), RESPONSES_CASE) == "ok"
+    assert judge(200, responses_stream("Hi", failed=True), RESPONSES_CASE) == "response.failed x"
+    with pytest.raises(Violation, match="wrong answer"):
+        judge(200, responses_stream("No call."), RESPONSES_CASE)
+    good = responses_stream(SEOUL)
+    with pytest.raises(Violation, match="misnamed or misnumbered"):
+        judge(200, good.replace(b'"sequence_number":3', b'"sequence_number":9'), RESPONSES_CASE)
+    with pytest.raises(Violation, match="without completed or failed"):
+        judge(200, good[: good.rindex(b"event: ")], RESPONSES_CASE)
+
+
 def test_a_short_soak_with_many_faults_ends_without_a_violation() -> None:
     done = subprocess.run(
         [
@@ -85,6 +120,7 @@ def test_a_short_soak_with_many_faults_ends_without_a_violation() -> None:
     assert faults is not None
     assert int(faults.group(1)) > 0
     assert re.search(r"^ +\d+  ok$", done.stdout, re.M)
+    assert "response.failed" in done.stdout  # the Responses front met faults too
 
 
 def test_a_short_soak_with_idle_and_slow_clients_mixed_in() -> None:

@@ -35,6 +35,9 @@ DEFAULTS: dict[str, str] = {
     "MODEL_ALIASES": "",
     "DIALECT_MODELS": "kimi=kimi_k2,deepseek=deepseek,hermes=hermes",
     "DETECT_DIALECT": "true",
+    "RESPONSES_STORE_MAX": "1000",
+    "RESPONSES_STORE_MAX_AGE": "3600",
+    "RESPONSES_STORE_MAX_BYTES": str(64 << 20),
     "HEAD_TIMEOUT": "30",
     "KEEP_ALIVE_TIMEOUT": "5",
     "SEND_TIMEOUT": "60",
@@ -93,6 +96,12 @@ class Settings:
     model_aliases: tuple[tuple[str, str], ...] = ()
     """(pattern, backend model) pairs: a client model matching a pattern (``*`` wildcards,
     any case) is sent to the backend as that model; the first match wins."""
+    responses_store_max: int = 1000
+    """Finished ``/v1/responses`` answers kept for ``previous_response_id`` (0: none)."""
+    responses_store_max_age: float = 3600.0
+    """Seconds a kept response can be named."""
+    responses_store_max_bytes: int = 64 << 20
+    """Bytes the kept responses may hold together."""
     head_timeout: float = 30.0
     """Seconds a client connection gets to send a complete request head."""
     keep_alive_timeout: float = 5.0
@@ -161,6 +170,9 @@ def load_settings(
         model_aliases=_aliases(values, "MODEL_ALIASES"),
         dialect_models=_dialects(values, "DIALECT_MODELS"),
         detect_dialect=_boolean(values, "DETECT_DIALECT"),
+        responses_store_max=_integer(values, "RESPONSES_STORE_MAX", 0, 1_000_000),
+        responses_store_max_age=_seconds(values, "RESPONSES_STORE_MAX_AGE"),
+        responses_store_max_bytes=_size(values, "RESPONSES_STORE_MAX_BYTES"),
         head_timeout=_seconds(values, "HEAD_TIMEOUT"),
         keep_alive_timeout=_seconds(values, "KEEP_ALIVE_TIMEOUT"),
         send_timeout=_seconds(values, "SEND_TIMEOUT"),
@@ -189,6 +201,9 @@ def settings_to_env(settings: Settings) -> dict[str, str]:
         "MODEL_ALIASES": ",".join(f"{p}={m}" for p, m in settings.model_aliases),
         "DIALECT_MODELS": ",".join(f"{p}={d}" for p, d in settings.dialect_models),
         "DETECT_DIALECT": "true" if settings.detect_dialect else "false",
+        "RESPONSES_STORE_MAX": str(settings.responses_store_max),
+        "RESPONSES_STORE_MAX_AGE": repr(settings.responses_store_max_age),
+        "RESPONSES_STORE_MAX_BYTES": str(settings.responses_store_max_bytes),
         "HEAD_TIMEOUT": repr(settings.head_timeout),
         "KEEP_ALIVE_TIMEOUT": repr(settings.keep_alive_timeout),
         "SEND_TIMEOUT": repr(settings.send_timeout),

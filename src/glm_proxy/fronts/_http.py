@@ -246,10 +246,12 @@ async def front_stream(
                         yield ping
                     continue
                 out: list[bytes] = []
-                for event in decoder.feed(data):
-                    done, failure = _front_event(event.data, front, upstream, out)
+                chunks: list[dict[str, Any]] = []
+                for payload in decoder.feed_payloads(data):
+                    done, failure = _front_event(payload, upstream, chunks)
                     if done or failure is not None:
                         break
+                _feed_read(front, chunks, out)
                 if out:
                     yield b"".join(out)
                 if failure is not None:
@@ -259,10 +261,12 @@ async def front_stream(
             if not done and failure is None:
                 read_to_end = True
                 out = []
+                chunks = []
                 for event in decoder.flush():
-                    done, failure = _front_event(event.data, front, upstream, out)
+                    done, failure = _front_event(event.data.encode(), upstream, chunks)
                     if done or failure is not None:
                         break
+                _feed_read(front, chunks, out)
                 if out:
                     yield b"".join(out)
         except (aiohttp.ClientError, TimeoutError) as error:
@@ -295,22 +299,35 @@ async def front_stream(
             response.close()
 
 
+def _feed_read(front: FrontStream, chunks: list[dict[str, Any]], out: list[bytes]) -> None:
+    """Give ``front`` the chunks of one read: all at once when it takes them so (``feed_many``:
+    a run of text chunks goes through the parser in one piece), else one by one."""
+    if not chunks:
+        return
+    feed_many = getattr(front, "feed_many", None)
+    if feed_many is not None:
+        out.extend(feed_many(chunks))
+    else:
+        for chunk in chunks:
+            out.extend(front.feed(chunk))
+
+
 def _front_event(
-    data: str, front: FrontStream, upstream: Upstream, out: list[bytes]
+    payload: bytes, upstream: Upstream, chunks: list[dict[str, Any]]
 ) -> tuple[bool, ProxyError | None]:
-    """Feed one backend event to ``front`` (its events into ``out``): whether it was
-    ``[DONE]``, and the failure it stands for, if any."""
-    if data == "[DONE]":
+    """Read one backend event (a chunk goes into ``chunks``, for ``_feed_read``): whether it
+    was ``[DONE]``, and the failure it stands for, if any."""
+    if payload == b"[DONE]":
         return True, None
     try:
-        chunk = load_chunk(data.encode())
+        chunk = load_chunk(payload)
     except orjson.JSONDecodeError as error:
         return False, invalid_stream(
-            upstream, f"an event that is not JSON ({error}): {data[:200]!r}"
+            upstream, f"an event that is not JSON ({error}): {_shown(payload)!r}"
         )
     if not isinstance(chunk, dict):
         return False, invalid_stream(
-            upstream, f"an event that is not a JSON object: {data[:200]!r}"
+            upstream, f"an event that is not a JSON object: {_shown(payload)!r}"
         )
     if "choices" not in chunk and "error" in chunk:
         reported = chunk["error"]
@@ -324,6 +341,11 @@ def _front_event(
         )
     problem = chunk_problem(chunk)
     if problem is not None:
-        return False, invalid_stream(upstream, f"a chunk whose {problem}: {data[:200]!r}")
-    out.extend(front.feed(chunk))
+        return False, invalid_stream(upstream, f"a chunk whose {problem}: {_shown(payload)!r}")
+    chunks.append(chunk)
     return False, None
+
+
+def _shown(payload: bytes) -> str:
+    """The start of an event's data, for a message."""
+    return payload.decode("utf-8", "replace")[:200]

@@ -7,6 +7,7 @@ Routes:
     POST /v1/chat/completions, /chat/completions   GLM models: translated; others: relayed
     POST /v1/messages, /v1/messages/count_tokens   Anthropic Messages (fronts/anthropic_messages)
     HEAD /                                         answered (clients check that the proxy is up)
+    POST /v1/responses, GET /v1/responses/{id}     the Responses front (every model)
     ANY  /v1/...                                   relayed to the backend unchanged
     GET  /health                                   answers without the backend (and without a key)
     GET  /health/ready                             asks the backend for its model list
@@ -50,6 +51,7 @@ from glm_proxy.fronts._http import read_body, relay_response
 from glm_proxy.fronts.anthropic_messages.route import MessagesRoutes
 from glm_proxy.fronts.error_shapes import shape_for
 from glm_proxy.fronts.openai_chat.route import CHAT_PATHS, ChatRoute
+from glm_proxy.fronts.openai_responses.route import RESPONSES_PATH, ResponsesRoutes
 from glm_proxy.server.middleware import RequestMiddleware, internal_error
 from glm_proxy.server.shutdown import Drain
 
@@ -95,6 +97,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_route("/v1/messages", messages.messages, methods=["POST"])
     app.add_route("/v1/messages/count_tokens", messages.count_tokens, methods=["POST"])
     app.add_route("/", proxy.root, methods=["HEAD"])  # Claude Code's connectivity check
+    responses = proxy.responses
+    app.add_route(RESPONSES_PATH, responses.create, methods=["POST"])
+    app.add_route(RESPONSES_PATH + "/{response_id}", responses.retrieve, methods=["GET"])
     app.add_route("/health", proxy.health, methods=["GET"])
     app.add_route("/health/ready", proxy.ready, methods=["GET"])
     app.add_route("/v1/{path:path}", proxy.relay, methods=RELAY_METHODS)
@@ -158,6 +163,7 @@ class Proxy:
         self.settings = settings
         self.upstream = Upstream(settings)
         self.chat_completions = ChatRoute(settings, self.upstream).handle
+        self.responses = ResponsesRoutes(settings, self.upstream)
 
     async def relay(self, request: Request) -> Response:
         """Any other ``/v1/...`` route: the request and the answer pass through unchanged."""
