@@ -33,7 +33,10 @@ DEFAULTS: dict[str, str] = {
     "ALLOW_REMOTE": "false",
     "SHUTDOWN_GRACE": "10",
     "MODEL_ALIASES": "",
-    "DIALECT_MODELS": "kimi=kimi_k2,deepseek=deepseek,hermes=hermes",
+    "DIALECT_MODELS": (
+        "qwen3-coder=qwen3_coder,qwen3coder=qwen3_coder,minimax=minimax,kimi=kimi_k2,"
+        "deepseek=deepseek,qwen=hermes,hermes=hermes"
+    ),
     "DETECT_DIALECT": "true",
     "RESPONSES_STORE_MAX": "1000",
     "RESPONSES_STORE_MAX_AGE": "3600",
@@ -84,8 +87,12 @@ class Settings:
     shutdown_grace: float = 10.0
     """Seconds that requests in flight get to finish after SIGTERM/SIGINT."""
     dialect_models: tuple[tuple[str, str], ...] = (
+        ("qwen3-coder", "qwen3_coder"),
+        ("qwen3coder", "qwen3_coder"),
+        ("minimax", "minimax"),
         ("kimi", "kimi_k2"),
         ("deepseek", "deepseek"),
+        ("qwen", "hermes"),
         ("hermes", "hermes"),
     )
     """(pattern, dialect) pairs: a model whose name holds the pattern (``*`` wildcards, any
