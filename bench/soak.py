@@ -3,6 +3,7 @@ the mock GLM backend with faults mixed in. Not part of the test suite; 127.0.0.1
 
     python -m bench.soak [--seconds 300] [--concurrency 200] [--fault-rate 0.05]
                          [--delay 0.01] [--requests N] [--upstream-timeout 2]
+                         [--idle 0] [--slow 0] [--head-timeout 5]
 
 Three processes: the faulty backend (``bench.soak_backend``), the proxy (``glm-proxy serve``)
 and the load, here: ``--concurrency`` clients, each sending one streamed request with tools
@@ -17,7 +18,13 @@ front, the same calls as ``function_call`` items of ``response.completed``) or a
 (an error status with an OpenAI error body, or a stream that ends with an error event or
 ``response.failed``). Anything
 else is a violation: a wrong answer, a stream that just stops, a dropped connection, or no
-answer within ``--timeout`` seconds. The proxy's memory is read at the start (after a warm-up
+answer within ``--timeout`` seconds.
+
+Misbehaving clients can be mixed in, on top of the ``--concurrency`` normal ones: ``--idle``
+connections that open and send nothing (the proxy must close each within ``--head-timeout``,
+its HEAD_TIMEOUT; then they open again), and ``--slow`` clients that send the same requests but
+read the answer 1 KB at a time, one read a second, through a 4 KB socket buffer (their answers
+are judged like the others'). The proxy's memory is read at the start (after a warm-up
 of a tenth of the time) and at the end of the load: it must not have grown by more than 10 %.
 Exit code 0 when there was no violation and memory held, else 1.
 """
@@ -29,6 +36,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -257,6 +265,96 @@ async def client(
 
 
 JSON = {"Content-Type": "application/json"}
+SLOW_READ = 1024
+"""Bytes a slow client reads at a time, one read a second."""
+
+
+@dataclass
+class Misbehaving:
+    idle_closed: int = 0
+    """Idle connections the proxy closed (as it must, after HEAD_TIMEOUT)."""
+    idle_overdue: int = 0
+    """Idle connections still open well after HEAD_TIMEOUT (a violation)."""
+    slow: Tally = field(default_factory=lambda: Tally())
+
+
+async def idle_client(port: int, stop_at: float, head_timeout: float, seen: Misbehaving) -> None:
+    """Open a connection, send nothing, and wait for the proxy to close it; again."""
+    while time.monotonic() < stop_at:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.1)
+            continue
+        try:
+            async with asyncio.timeout(head_timeout + 10):
+                while await reader.read(65536):
+                    pass
+            seen.idle_closed += 1
+        except TimeoutError:
+            seen.idle_overdue += 1
+        except OSError:
+            seen.idle_closed += 1  # a reset is a close too
+        finally:
+            writer.close()
+
+
+async def slow_client(
+    port: int, all_cases: list[Case], stop_at: float, answer_within: float, tally: Tally, n: int
+) -> None:
+    """Streamed requests whose answers are read 1 KB a second, through a small buffer."""
+    number = n
+    while time.monotonic() < stop_at:
+        tally.started += 1
+        case = all_cases[number % len(all_cases)]
+        number += 1
+        try:
+            async with asyncio.timeout(answer_within):
+                status, body = await _read_slowly(port, case.path, case.body)
+            tally.outcomes[judge(status, body, case)] += 1
+        except Violation as violation:
+            tally.violation("wrong or unended answer", str(violation))
+        except TimeoutError:
+            tally.violation("no answer in time", f"no answer within {answer_within:g} s")
+        except (OSError, ValueError) as error:
+            tally.violation("connection broken", repr(error))
+
+
+async def _read_slowly(port: int, path: str, body: bytes) -> tuple[int, bytes]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=SLOW_READ)
+    try:
+        writer.write(
+            b"POST %s HTTP/1.1\r\nHost: soak\r\nConnection: close\r\nContent-Type: "
+            b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body)
+        )
+        data = b""
+        while piece := await reader.read(SLOW_READ):
+            data += piece
+            await asyncio.sleep(1)
+    finally:
+        writer.close()
+    head, _, raw = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    chunked = b"transfer-encoding: chunked" in head.lower()
+    return status, _unchunk(raw) if chunked else raw
+
+
+def _unchunk(raw: bytes) -> bytes:
+    """The body of a chunked transfer coding (``ValueError`` when it is cut short)."""
+    out, at = bytearray(), 0
+    while True:
+        end = raw.index(b"\r\n", at)
+        size = int(raw[at:end], 16)
+        if size == 0:
+            return bytes(out)
+        out += raw[end + 2 : end + 2 + size]
+        at = end + 2 + size + 2
+        if at > len(raw):
+            raise ValueError("a chunked body cut short")
 
 
 class Process:
@@ -334,6 +432,7 @@ async def soak(args: argparse.Namespace, workdir: Path) -> int:
         proxy_port,
         workdir,
         UPSTREAM_TIMEOUT=str(args.upstream_timeout),
+        HEAD_TIMEOUT=str(args.head_timeout),
     )
     try:
         connector = aiohttp.TCPConnector(limit=0)
@@ -360,9 +459,19 @@ async def _load(
         )
         for n in range(args.concurrency)
     ]
+    seen = Misbehaving()
+    workers += [
+        asyncio.create_task(idle_client(proxy.port, stop_at, args.head_timeout, seen))
+        for _ in range(args.idle)
+    ]
+    workers += [
+        asyncio.create_task(slow_client(proxy.port, all_cases, stop_at, args.timeout, seen.slow, n))
+        for n in range(args.slow)
+    ]
     print(
         f"soak: {args.concurrency} clients for {args.seconds:g} s, fault rate {args.fault_rate:g},"
-        f" {args.delay:g} s between chunks; proxy pid {proxy.process.pid}, idle {idle_mb:.1f} MB",
+        f" {args.delay:g} s between chunks; {args.idle} idle and {args.slow} slow-reading clients"
+        f" besides; proxy pid {proxy.process.pid}, idle {idle_mb:.1f} MB",
         flush=True,
     )
     warm_mb: float | None = None
@@ -399,6 +508,21 @@ async def _load(
         print(f"  {count:8d}  {kind}")
     for sample in tally.samples:
         print(f"    e.g. {sample[:300]}")
+    if args.idle:
+        print(
+            f"idle connections: {seen.idle_closed} closed by the proxy, "
+            f"{seen.idle_overdue} still open {args.head_timeout + 10:g} s after opening"
+        )
+    slow = seen.slow
+    if args.slow:
+        wrong = sum(slow.violations.values())
+        print(f"slow-reading clients: {slow.done} answers, violations: {wrong}")
+        for outcome, count in slow.outcomes.most_common():
+            print(f"  {count:8d}  {outcome}")
+        for kind, count in slow.violations.most_common():
+            print(f"  {count:8d}  {kind}")
+        for sample in slow.samples:
+            print(f"    e.g. {sample[:300]}")
     print(
         f"proxy memory (RSS): idle {idle_mb:.1f} MB, after warm-up {warm_mb:.1f} MB, "
         f"at the end {end_mb:.1f} MB ({growth:+.1%}), peak {proxy.peak_mb():.1f} MB, "
@@ -407,7 +531,8 @@ async def _load(
     held = growth <= MEMORY_GROWTH_LIMIT
     if not held:
         print(f"memory grew by more than {MEMORY_GROWTH_LIMIT:.0%} under the same load")
-    return 0 if held and not tally.violations and tally.done else 1
+    misbehaving_ok = not seen.idle_overdue and not slow.violations
+    return 0 if held and misbehaving_ok and not tally.violations and tally.done else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -419,6 +544,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.01, help="seconds between chunks")
     parser.add_argument("--upstream-timeout", type=float, default=2.0, help="the proxy's")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds for one answer")
+    parser.add_argument("--idle", type=int, default=0, help="idle connections besides")
+    parser.add_argument("--slow", type=int, default=0, help="slow-reading clients besides")
+    parser.add_argument("--head-timeout", type=float, default=5.0, help="the proxy's")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="glm-proxy-soak-") as workdir:
         return asyncio.run(soak(args, Path(workdir)))

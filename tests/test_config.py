@@ -44,6 +44,10 @@ def test_every_setting_is_read_from_the_environment() -> None:
         "RESPONSES_STORE_MAX": "50",
         "RESPONSES_STORE_MAX_AGE": "90",
         "RESPONSES_STORE_MAX_BYTES": "1M",
+        "HEAD_TIMEOUT": "7.5",
+        "KEEP_ALIVE_TIMEOUT": "2",
+        "SEND_TIMEOUT": "90",
+        "MAX_CONNECTIONS": "500",
     }
     assert set(env) == set(DEFAULTS)
     settings = load_settings(env)
@@ -65,6 +69,13 @@ def test_every_setting_is_read_from_the_environment() -> None:
     assert settings.responses_store_max == 50
     assert settings.responses_store_max_age == 90.0
     assert settings.responses_store_max_bytes == 1 << 20
+    assert (settings.head_timeout, settings.keep_alive_timeout) == (7.5, 2.0)
+    assert (settings.send_timeout, settings.max_connections) == (90.0, 500)
+
+
+def test_max_connections_auto_means_from_the_file_limit() -> None:
+    assert load_settings({}).max_connections is None
+    assert load_settings({"MAX_CONNECTIONS": " Auto "}).max_connections is None
 
 
 def test_overrides_win_over_the_environment_and_none_means_not_given() -> None:
@@ -105,6 +116,11 @@ def test_an_empty_api_key_means_none() -> None:
         ("DIALECT_MODELS", "llama=nonesuch", "comma-separated PATTERN=DIALECT pairs"),
         ("DIALECT_MODELS", "llama", "comma-separated PATTERN=DIALECT pairs"),
         ("DETECT_DIALECT", "maybe", "true or false"),
+        ("HEAD_TIMEOUT", "0", "a positive number of seconds"),
+        ("KEEP_ALIVE_TIMEOUT", "never", "a positive number of seconds"),
+        ("SEND_TIMEOUT", "-5", "a positive number of seconds"),
+        ("MAX_CONNECTIONS", "0", "a positive number, or auto"),
+        ("MAX_CONNECTIONS", "many", "a positive number, or auto"),
     ],
 )
 def test_a_bad_value_names_the_setting(name: str, value: str, expected: str) -> None:

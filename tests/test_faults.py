@@ -205,13 +205,17 @@ def test_a_connection_broken_before_the_answer_is_502(
 
 
 @pytest.mark.parametrize("stream", [False, True])
-@pytest.mark.parametrize("end", [Close(), Reset()], ids=["closed", "reset"])
-def test_a_request_on_a_pooled_connection_the_backend_just_closed_goes_out_again(
-    faulty_proxy: RunningProxy, faulty: FaultyBackend, end: Any, stream: bool
+@pytest.mark.parametrize(
+    ("end", "message"),
+    [(Close(), "closed the connection"), (Reset(), "reset the connection")],
+    ids=["closed", "reset"],
+)
+def test_a_request_the_backend_took_on_a_pooled_connection_is_never_sent_again(
+    faulty_proxy: RunningProxy, faulty: FaultyBackend, end: Any, message: str, stream: bool
 ) -> None:
-    # A backend closes an idle kept-alive connection when it likes; a request may go out on it
-    # at that very moment. Here the backend reads the request and closes: the proxy must send
-    # it again (on a new connection) rather than fail a request the backend never took.
+    # The backend reads the request on a kept-alive connection, then drops it. It may have
+    # started the generation (GPU time; a tool-calling agent could act twice): the proxy
+    # answers 502 and never sends the POST again (issue 12; it used to go out once more).
     first = completion("first answer")
     kept_alive = head(length=len(first), keep_alive=True) + first
     with nothing_left_behind(faulty_proxy, faulty.port, GOOD_TEXT):
@@ -219,9 +223,31 @@ def test_a_request_on_a_pooled_connection_the_backend_just_closed_goes_out_again
         assert post(faulty_proxy, False).json()["choices"][0]["message"]["content"] == (
             "first answer"
         )
+        requests, connections = len(faulty.requests), faulty.accepted
         response = post(faulty_proxy, stream)
-        assert response.status_code == 200
-        assert faulty.requests[-2] == faulty.requests[-1]  # sent twice
+        assert len(faulty.requests) == requests + 1  # taken once, on the pooled connection
+        assert faulty.accepted == connections  # and not sent again on a new one
+    assert response.status_code == 502
+    error = error_of(response)
+    assert error["message"] == f"the backend at {faulty.url} {message} before answering"
+    assert error["code"] == "backend_unreachable"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_pooled_connection_the_backend_closed_while_idle_is_not_used(
+    faulty_proxy: RunningProxy, faulty: FaultyBackend, stream: bool
+) -> None:
+    # A backend closes idle kept-alive connections when it likes (here: right after its
+    # answer). The next request must not go out on the closed one: it gets a new connection.
+    first = completion("first answer")
+    kept_alive = head(length=len(first), keep_alive=True) + first
+    with nothing_left_behind(faulty_proxy, faulty.port, GOOD_TEXT):
+        faulty.plan([Send(kept_alive), Close()])
+        assert post(faulty_proxy, False).status_code == 200
+        before = len(faulty.requests)
+        response = post(faulty_proxy, stream)
+        assert len(faulty.requests) == before + 1  # once, on a new connection
+    assert response.status_code == 200, response.text
     if stream:
         chunks = check_sse_bytes(response.content)
         check_stream(chunks)

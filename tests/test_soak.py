@@ -121,3 +121,24 @@ def test_a_short_soak_with_many_faults_ends_without_a_violation() -> None:
     assert int(faults.group(1)) > 0
     assert re.search(r"^ +\d+  ok$", done.stdout, re.M)
     assert "response.failed" in done.stdout  # the Responses front met faults too
+
+
+def test_a_short_soak_with_idle_and_slow_clients_mixed_in() -> None:
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench.soak", "--seconds=3", "--concurrency=4"),
+            *("--fault-rate=0", "--delay=0.001", "--idle=6", "--slow=2", "--head-timeout=1"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    closed = re.search(r"idle connections: (\d+) closed by the proxy, 0 still open", done.stdout)
+    assert closed is not None, done.stdout
+    assert int(closed.group(1)) >= 6  # each idle client's connection was closed at least once
+    slow = re.search(r"slow-reading clients: (\d+) answers, violations: 0", done.stdout)
+    assert slow is not None, done.stdout
+    assert int(slow.group(1)) >= 2

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import asyncio
+import time
+from typing import Any
+
 import aiohttp
+import orjson
 import pytest
 
 from glm_proxy.backend.client import Upstream
 from glm_proxy.config import load_settings
-from glm_proxy.errors import BackendBadResponse, BackendTimeout, BackendUnreachable
+from glm_proxy.errors import BackendBadResponse, BackendTimeout, BackendUnreachable, BadRequest
+from support.raw_backend import Connection, RawBackend, json_answer
 
 CLIENT_HEADERS = [
     (b"host", b"127.0.0.1:8082"),
@@ -103,3 +109,64 @@ def test_aiohttp_failures_say_what_happened(
 def test_error_messages_never_show_credentials_of_the_base_url() -> None:
     upstream = Upstream(load_settings({"OPENAI_BASE_URL": "https://u:pw@api.example.test/v1"}))
     assert "pw" not in upstream.error(TimeoutError(), responded=False).message
+
+
+def test_a_pooled_connection_closed_just_now_is_replaced_before_the_request_goes_out() -> None:
+    # The backend closes the kept-alive connection while the proxy's event loop is busy (the
+    # blocking sleep below): the loop has not seen the close when the next request is sent.
+    # The request must go out on a new connection, once, and not fail on the dead one.
+    backend = RawBackend()
+    connections = 0
+
+    async def answer_then_close(conn: Connection) -> None:
+        nonlocal connections
+        connections += 1
+        if await conn.request() is not None:
+            await conn.write(json_answer({"n": connections}))
+            await asyncio.sleep(0.05)  # the close comes after the answer was taken
+
+    async def scenario() -> list[Any]:
+        upstream = Upstream(load_settings({"OPENAI_BASE_URL": backend.url()}))
+        await upstream.start()
+        try:
+            answers = []
+            for _ in range(2):
+                response = await upstream.send("POST", upstream.url("/x"), [], b"{}")
+                answers.append(orjson.loads(await upstream.read(response)))
+                time.sleep(0.3)  # noqa: ASYNC251 (blocks the loop on purpose)
+            return answers
+        finally:
+            await upstream.close()
+
+    backend.reset(answer_then_close)
+    backend.start()
+    try:
+        assert asyncio.run(scenario()) == [{"n": 1}, {"n": 2}]
+    finally:
+        backend.stop()
+    assert backend.heads == [b"POST /v1/x HTTP/1.1"] * 2  # each request went out once
+
+
+@pytest.mark.parametrize(
+    ("suffix", "leaves"),
+    [
+        (b"/models", False),
+        (b"/files/a%20b", False),
+        (b"/files/x/../y", False),
+        (b"/./models", False),
+        (b"/..", True),
+        (b"/%2e%2e/admin", True),
+        (b"/%2E%2e/x", True),
+        (b"/a/..%2F..%2Fadmin", True),
+        (b"/a/..%5C..%5Cadmin", True),
+        (b"/a/b/../../../c", True),
+    ],
+)
+def test_relay_urls_stay_under_the_base_path(suffix: bytes, leaves: bool) -> None:
+    upstream = Upstream(load_settings({"OPENAI_BASE_URL": "http://127.0.0.1:1234/api/v1"}))
+    if leaves:
+        with pytest.raises(BadRequest, match="leaves /v1"):
+            upstream.relay_url(suffix)
+    else:
+        url = upstream.relay_url(suffix, b"q=%26")
+        assert url.raw_path_qs == "/api/v1" + suffix.decode() + "?q=%26"

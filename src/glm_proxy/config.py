@@ -42,6 +42,10 @@ DEFAULTS: dict[str, str] = {
     "RESPONSES_STORE_MAX": "1000",
     "RESPONSES_STORE_MAX_AGE": "3600",
     "RESPONSES_STORE_MAX_BYTES": str(64 << 20),
+    "HEAD_TIMEOUT": "30",
+    "KEEP_ALIVE_TIMEOUT": "5",
+    "SEND_TIMEOUT": "60",
+    "MAX_CONNECTIONS": "auto",
 }
 """Every setting the proxy reads, with its default as it would be written in ``.env``."""
 
@@ -106,6 +110,14 @@ class Settings:
     """Seconds a kept response can be named."""
     responses_store_max_bytes: int = 64 << 20
     """Bytes the kept responses may hold together."""
+    head_timeout: float = 30.0
+    """Seconds a client connection gets to send a complete request head."""
+    keep_alive_timeout: float = 5.0
+    """Seconds an idle client connection stays open between two requests."""
+    send_timeout: float = 60.0
+    """Seconds a client may take no byte of its answer before it is dropped."""
+    max_connections: int | None = None
+    """Client connections open at once (more get a 503); None: from the file limit."""
 
     def backend_model(self, model: str) -> str:
         """The model the backend is asked for when a client asks for ``model``."""
@@ -169,6 +181,10 @@ def load_settings(
         responses_store_max=_integer(values, "RESPONSES_STORE_MAX", 0, 1_000_000),
         responses_store_max_age=_seconds(values, "RESPONSES_STORE_MAX_AGE"),
         responses_store_max_bytes=_size(values, "RESPONSES_STORE_MAX_BYTES"),
+        head_timeout=_seconds(values, "HEAD_TIMEOUT"),
+        keep_alive_timeout=_seconds(values, "KEEP_ALIVE_TIMEOUT"),
+        send_timeout=_seconds(values, "SEND_TIMEOUT"),
+        max_connections=_count_or_auto(values, "MAX_CONNECTIONS"),
     )
 
 
@@ -196,6 +212,10 @@ def settings_to_env(settings: Settings) -> dict[str, str]:
         "RESPONSES_STORE_MAX": str(settings.responses_store_max),
         "RESPONSES_STORE_MAX_AGE": repr(settings.responses_store_max_age),
         "RESPONSES_STORE_MAX_BYTES": str(settings.responses_store_max_bytes),
+        "HEAD_TIMEOUT": repr(settings.head_timeout),
+        "KEEP_ALIVE_TIMEOUT": repr(settings.keep_alive_timeout),
+        "SEND_TIMEOUT": repr(settings.send_timeout),
+        "MAX_CONNECTIONS": str(settings.max_connections or "auto"),
     }
 
 
@@ -290,6 +310,15 @@ def _seconds(values: Mapping[str, str], name: str, *, allow_zero: bool = False) 
         zero = "a number of seconds, 0 or more"
         raise _bad(name, values, zero if allow_zero else "a positive number of seconds")
     return seconds
+
+
+def _count_or_auto(values: Mapping[str, str], name: str) -> int | None:
+    value = values[name].strip().lower()
+    if value == "auto":
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise _bad(name, values, "a positive number, or auto")
+    return int(value)
 
 
 def _choice(values: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

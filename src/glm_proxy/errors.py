@@ -14,6 +14,7 @@ failed, never the client)::
     │   ├── BodyTooLarge          413  a body over MAX_BODY_SIZE
     │   └── UnsupportedMediaType  415  a chat request whose body is declared as not JSON
     ├── ShuttingDown              503  the request did not finish within SHUTDOWN_GRACE
+    ├── TooManyConnections        503  a connection over MAX_CONNECTIONS
     └── BackendError              the backend failed (type "backend_error")
         ├── BackendUnreachable    502  connection refused, unknown host, reset before answering
         ├── BackendTimeout        504  no answer within UPSTREAM_TIMEOUT
@@ -120,6 +121,13 @@ class ShuttingDown(ProxyError):
 
     status = 503
     code = "shutting_down"
+
+
+class TooManyConnections(ProxyError):
+    """The connection came while MAX_CONNECTIONS were open (clients may retry)."""
+
+    status = 503
+    code = "too_many_connections"
 
 
 class BackendError(ProxyError):

@@ -5,21 +5,26 @@ go out with the client's original bytes and headers (minus hop-by-hop ones, and 
 client's key when the proxy has its own). Every aiohttp failure is turned into a
 ``BackendError`` that says what happened and what to check.
 
-Two failures get special care. A request that went out on a pooled connection which the
-backend closed at that moment (backends drop idle kept-alive connections when they like) goes
-out again: it never reached the backend. And a body that breaks off part-way is not thrown
-away: the error carries what arrived (``BackendError.partial``, sent as ``error.partial``).
+A request is sent once, never again: a POST that reached the backend may have started a
+generation (GPU time, and a tool-calling agent acting twice). Backends drop idle kept-alive
+connections when they like, so a pooled connection is looked at before the request goes out on
+it (``_PoolConnector``): one that the backend has closed (it is readable while idle: the close,
+or bytes nobody asked for) is thrown away, and another is taken, before anything is written.
+A body that breaks off part-way is not thrown away: the error carries what arrived
+(``BackendError.partial``, sent as ``error.partial``).
+
+Relayed paths go out exactly as the client wrote them (``relay_url``), under the base URL's
+path; a path that would leave it once decoded and normalised (``/v1/%2e%2e/admin``) is refused.
 """
 
 from __future__ import annotations
 
 import errno
-import weakref
+import select
 from collections.abc import Iterable, Sequence
-from contextvars import ContextVar
+from urllib.parse import unquote
 
 import aiohttp
-from aiohttp.client_proto import ResponseHandler
 from aiohttp.client_reqrep import ClientRequest
 from aiohttp.tracing import Trace
 from yarl import URL
@@ -31,6 +36,7 @@ from glm_proxy.errors import (
     BackendStatusError,
     BackendTimeout,
     BackendUnreachable,
+    BadRequest,
     hidden_forms,
 )
 
@@ -74,8 +80,8 @@ _RESPONSE_SKIP = frozenset(
 )
 ERROR_BODY_LIMIT = 1 << 20
 """Most bytes of an error response the proxy reads to quote it."""
-STALE_RETRIES = 3
-"""Times a request is sent again after the pooled connection it went out on turned out closed."""
+DEAD_POOLED_LIMIT = 8
+"""Closed pooled connections thrown away for one request, at most (then one is used as is)."""
 # How aiohttp words a body that ended before its Content-Length or last chunk.
 _CUT_SHORT = "Response payload is not completed"
 
@@ -110,6 +116,17 @@ class Upstream:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def relay_url(self, raw_suffix: bytes, query: bytes = b"") -> URL:
+        """The backend URL for a relayed request: ``raw_suffix`` (the path after ``/v1``, as
+        the client wrote it) under the base URL's path; ``BadRequest`` if it would leave it."""
+        if _leaves(raw_suffix):
+            shown = raw_suffix.decode("latin-1")
+            raise BadRequest(
+                f"the path /v1{shown} leaves /v1 once decoded and normalised: "
+                "glm-proxy relays only paths under /v1"
+            )
+        return self.url(raw_suffix.decode("latin-1"), query)
 
     def url(self, suffix: str, query: bytes = b"") -> URL:
         """The backend URL for ``suffix`` (the path after ``/v1``) and a raw query string."""
@@ -154,31 +171,12 @@ class Upstream:
         if self._session is None:
             raise RuntimeError("Upstream.start() was not called (the app's lifespan did not run)")
         timeout = self._timeout if deadline is None else aiohttp.ClientTimeout(total=deadline)
-        headers = list(headers)
-        retries = STALE_RETRIES
-        while True:
-            attempt = _Attempt()
-            token = _ATTEMPT.set(attempt)
-            try:
-                return await self._session.request(
-                    method,
-                    url,
-                    headers=headers,
-                    data=body,
-                    allow_redirects=False,
-                    timeout=timeout,
-                )
-            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as error:
-                # A backend closes a kept-alive connection when it likes (often after 5 s idle):
-                # a request that went out on a pooled one just then never reached the backend
-                # and goes out again. One that failed on a new connection does not.
-                if not attempt.reused or not retries:
-                    raise self.error(error, responded=False) from error
-                retries -= 1
-            except (aiohttp.ClientError, TimeoutError) as error:
-                raise self.error(error, responded=False) from error
-            finally:
-                _ATTEMPT.reset(token)
+        try:
+            return await self._session.request(
+                method, url, headers=headers, data=body, allow_redirects=False, timeout=timeout
+            )
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise self.error(error, responded=False) from error
 
     async def read(self, response: aiohttp.ClientResponse) -> bytes:
         """The whole body of ``response`` (which is then released).
@@ -249,28 +247,14 @@ def response_headers(response: aiohttp.ClientResponse) -> list[tuple[bytes, byte
     ]
 
 
-class _Attempt:
-    """One try of ``Upstream.send``: whether it went out on a connection used before."""
-
-    __slots__ = ("reused",)
-
-    def __init__(self) -> None:
-        self.reused = False
-
-
-_ATTEMPT: ContextVar[_Attempt | None] = ContextVar("glm_proxy_upstream_attempt", default=None)
-"""The try of ``Upstream.send`` running in this task, for ``_PoolConnector`` to fill in."""
-
-
 class _PoolConnector(aiohttp.TCPConnector):
-    """A connector that tells ``Upstream.send`` whether its request got a pooled connection.
+    """A connector that never hands out a pooled connection the backend has closed.
 
-    (aiohttp's trace hooks say it too, but cost a dozen awaited callbacks per request.)
+    aiohttp drops a pooled connection once the event loop has seen it closed; a close that
+    arrived just now (backends drop idle connections after a few seconds) is seen here, as
+    urllib3 does: an idle connection that is readable has been closed (or sent bytes nobody
+    asked for). Nothing has been written on it yet, so another connection is taken instead.
     """
-
-    def __init__(self, **options: object) -> None:
-        super().__init__(**options)  # type: ignore[arg-type]
-        self._used: weakref.WeakSet[ResponseHandler] = weakref.WeakSet()
 
     async def connect(
         self,
@@ -278,13 +262,41 @@ class _PoolConnector(aiohttp.TCPConnector):
         traces: list[Trace],
         timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
     ) -> aiohttp.connector.Connection:
-        connection = await super().connect(req, traces, timeout)
-        attempt = _ATTEMPT.get()
-        protocol = connection.protocol
-        if attempt is not None and protocol is not None:
-            attempt.reused = protocol in self._used
-            self._used.add(protocol)
-        return connection
+        for _ in range(DEAD_POOLED_LIMIT):
+            connection = await super().connect(req, traces, timeout)
+            if not _closed_by_peer(connection):
+                return connection
+            connection.close()
+        return await super().connect(req, traces, timeout)
+
+
+def _closed_by_peer(connection: aiohttp.connector.Connection) -> bool:
+    """Whether the connection's socket is readable (only a pooled, idle one can be closed)."""
+    transport = connection.transport
+    if transport is None:
+        return True
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return False
+    try:
+        readable, _, _ = select.select([sock.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _leaves(raw_suffix: bytes) -> bool:
+    """Whether ``raw_suffix`` climbs above its start once percent-decoded and normalised."""
+    text = unquote(raw_suffix.decode("latin-1")).replace("\\", "/")
+    depth = 0
+    for segment in text.split("/"):
+        if segment == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif segment not in ("", "."):
+            depth += 1
+    return False
 
 
 def _closed(error: aiohttp.ClientError) -> str:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from glm_proxy.config import Settings
+    from glm_proxy.server.connections import ConnectionLimits
 
 EXIT_BAD_SETTINGS = 2
 EXIT_PORT_TAKEN = 1
@@ -121,19 +122,22 @@ def serve(settings: Settings, *, reload: bool = False, workers: int | None = Non
     from glm_proxy.access_log import configure_logging
     from glm_proxy.config import settings_to_env
     from glm_proxy.server.app import create_app
+    from glm_proxy.server.connections import configure as configure_connections
 
     configure_logging(settings.log_level, hidden=_hidden(settings))
+    limits = connection_limits(settings)
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level.lower(),
         "access_log": False,  # glm_proxy writes its own line per request
-        "http": "httptools",
+        "http": configure_connections(limits),
         "ws": "none",
         "lifespan": "on",
+        "timeout_keep_alive": settings.keep_alive_timeout,
         "timeout_graceful_shutdown": settings.shutdown_grace + SHUTDOWN_BACKSTOP,
     }
-    print(_banner(settings), file=sys.stderr, flush=True)
+    print(_banner(settings, limits.max_connections), file=sys.stderr, flush=True)
     from glm_proxy.commands.startup import print_line, probe_backend_in_background
 
     probe_backend_in_background(settings, print_line)
@@ -156,7 +160,24 @@ def serve(settings: Settings, *, reload: bool = False, workers: int | None = Non
 
 def worker_app() -> FastAPI:
     """The app of one worker process (``--reload``/``--workers``): settings from the environment."""
+    from glm_proxy.config import load_settings
+    from glm_proxy.server.connections import configure
+
+    configure(connection_limits(load_settings(os.environ)))  # the limits of this process
     return environment_app(os.environ)
+
+
+def connection_limits(settings: Settings) -> ConnectionLimits:
+    """The limits of client connections; raises the soft file limit to the hard one first."""
+    from glm_proxy.server.connections import (
+        ConnectionLimits,
+        default_max_connections,
+        raise_file_limit,
+    )
+
+    file_limit = raise_file_limit()
+    cap = settings.max_connections or default_max_connections(file_limit)
+    return ConnectionLimits(settings.head_timeout, settings.send_timeout, cap)
 
 
 def environment_app(env: Mapping[str, str] | None = None) -> FastAPI:
@@ -183,12 +204,13 @@ def _hidden(settings: Settings) -> tuple[str, ...]:
     return (*((settings.api_key,) if settings.api_key else ()), *settings.proxy_api_keys)
 
 
-def _banner(settings: Settings) -> str:
+def _banner(settings: Settings, max_connections: int) -> str:
     models = "all models" if settings.glm_models == ("*",) else "models matching "
     if settings.glm_models != ("*",):
         models += ", ".join(repr(p) for p in settings.glm_models)
     access = "clients need a key" if settings.proxy_api_keys else "no client key"
     return (
         f"glm-proxy on http://{settings.host}:{settings.port}/v1 -> "
-        f"{settings.public_base_url()} (GLM handling for {models}; {access})"
+        f"{settings.public_base_url()} (GLM handling for {models}; {access}; "
+        f"up to {max_connections} connections)"
     )

@@ -46,6 +46,10 @@ _SETTING_HELP = {
     "RESPONSES_STORE_MAX_AGE": "seconds a kept /v1/responses answer lives",
     "RESPONSES_STORE_MAX_BYTES": "bytes the kept /v1/responses answers may hold together",
     "MODEL_ALIASES": "client model names the backend knows by another: claude-*=glm-4.5-air",
+    "HEAD_TIMEOUT": "seconds a connection gets to send a whole request head",
+    "KEEP_ALIVE_TIMEOUT": "seconds an idle keep-alive connection stays open",
+    "SEND_TIMEOUT": "seconds a client may take no byte of its answer before it is dropped",
+    "MAX_CONNECTIONS": "open connections at most (auto: from the file limit); over it, 503",
 }
 
 

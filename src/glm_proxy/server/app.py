@@ -174,8 +174,8 @@ class Proxy:
                 f"method {request.method} is not allowed on {path} (use POST)",
             )
         record: RequestRecord = scope[RECORD]
+        url = self.upstream.relay_url(_raw_suffix(scope), scope["query_string"])
         body = await read_body(request, self.settings.max_body_size)
-        url = self.upstream.url(path[len("/v1") :], scope["query_string"])
         headers = self.upstream.headers(scope["headers"])
         return await relay_response(
             self.upstream, record, request.method, url, headers, body or None
@@ -257,3 +257,16 @@ async def _internal_error(request: Request, error: Exception) -> Response:
     logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
     status, body = shape_for(request.scope["path"]).render(internal_error(error))
     return Response(body, status, media_type="application/json")
+
+
+def _raw_suffix(scope: Scope) -> bytes:
+    """The path after ``/v1`` as the client wrote it (percent-escapes kept): ``raw_path``
+    without the ``root_path`` (uvicorn puts it in front) and ``/v1``."""
+    raw: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+    root = scope.get("root_path", "").encode("utf-8")
+    if root and raw.startswith(root):
+        raw = raw[len(root) :]
+    if not raw.startswith(b"/v1/"):
+        # Only an escaped "/v1" gets here ("/%76%31/models"): say what the proxy serves.
+        raise BadRequest("relayed paths start with /v1/, written as such (not percent-escaped)")
+    return raw[len(b"/v1") :]
