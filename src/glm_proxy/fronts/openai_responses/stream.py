@@ -22,11 +22,12 @@ Then ``response.completed``, ``response.incomplete`` (the backend hit its token 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
-from glm_proxy.backend.chunk_template import plain_text
+from glm_proxy.backend.chunk_template import PlainText, first_choice_runs
 from glm_proxy.backend.chunks import choice_deltas, usage_of
 from glm_proxy.backend.sse import encode_named
 from glm_proxy.conversion.plan import Plan
@@ -106,33 +107,20 @@ class ResponsesStream:
                 self._finish = delta.finish_reason
         return out
 
-    def feed_many(self, chunks: list[dict[str, Any]]) -> list[bytes]:
-        """The events for the chunks of one read of the backend: the same as ``feed`` on each,
-        but the text of a run of plain-text chunks of one kind goes through the parser at once
-        (fewer, larger deltas; most of a stream's chunks are such)."""
+    def feed_many(self, chunks: Sequence[dict[str, Any] | PlainText]) -> list[bytes]:
+        """The events for the chunks of one read of the backend (decoded, or plain-text runs
+        recognised from their bytes, ``chunk_template``): the same as ``feed`` on each, but the
+        text of a run of plain-text chunks of one kind goes through the parser at once (fewer,
+        larger deltas; most of a stream's chunks are such)."""
         out: list[bytes] = []
-        run: list[str] = []
-        run_field = ""
-        for chunk in chunks:
-            found = plain_text(chunk)
-            if found is not None and found[0] == 0:
-                _, field, text = found
-                if run and field != run_field:
-                    self._read_run(run, run_field, out)
-                    run = []
-                run_field = field
-                run.append(text)
-                continue
-            if run:
-                self._read_run(run, run_field, out)
-                run = []
-            out += self.feed(chunk)
-        if run:
-            self._read_run(run, run_field, out)
+        for item in first_choice_runs(chunks):
+            if type(item) is tuple:
+                field, text = item
+                self._emit(self._session.read_text(text, field != "content"), out)
+            else:
+                assert type(item) is dict
+                out += self.feed(item)
         return out
-
-    def _read_run(self, run: list[str], field: str, out: list[bytes]) -> None:
-        self._emit(self._session.read_text("".join(run), field != "content"), out)
 
     def end(self) -> list[bytes]:
         out: list[bytes] = []
