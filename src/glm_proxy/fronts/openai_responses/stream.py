@@ -34,6 +34,7 @@ from glm_proxy.conversion.plan import Plan
 from glm_proxy.conversion.session import ChoiceSession
 from glm_proxy.errors import ProxyError
 from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallEnd, ToolCallStart
+from glm_proxy.fronts.openai_responses.errors import failure
 from glm_proxy.fronts.openai_responses.render import (
     ResponseMeta,
     call_item,
@@ -147,13 +148,21 @@ class ResponsesStream:
             self._emit(self._session.close(), out)  # held text is never lost
         finally:
             self._close_text(out)
-            failure = {"code": error.code or "server_error", "message": error.message}
             response = response_object(
-                self._meta, "failed", self._output(), responses_usage(self._usage), error=failure
+                self._meta,
+                "failed",
+                self._output(),
+                responses_usage(self._usage),
+                error=failure(error),
             )
             self.final = response
             out.append(self._event("response.failed", {"response": response}))
         return out
+
+    def cut_off(self, error: ProxyError) -> list[bytes]:
+        """``fail``, for the server cutting the stream off (``error_shapes.STREAM_END``): nothing
+        once the stream has ended."""
+        return [] if self.final is not None else self.fail(error)
 
     def ping(self) -> bytes | None:
         return None  # the Responses stream has no keep-alive event
