@@ -25,6 +25,7 @@ class RecordingFront:
 
     def __init__(self) -> None:
         self.tool_calls = 0
+        self.dialect: str | None = None
         self.seen_finish = False
         self.choices = 0
 

@@ -195,6 +195,10 @@ class FrontStream(Protocol):
     def finished(self) -> bool:
         """Whether every choice seen got a ``finish_reason`` (and there was one at least)."""
 
+    @property
+    def dialect(self) -> str | None:
+        """The dialect whose calls were converted so far (for the access log)."""
+
     def feed(self, chunk: dict[str, Any]) -> list[bytes]:
         """The events for one decoded backend chunk."""
 
@@ -294,6 +298,7 @@ async def front_stream(
             logger.exception("the stream's error events failed too")
     finally:
         record.tool_calls = front.tool_calls
+        record.dialect = front.dialect
         if read_to_end and failure is None:
             response.release()
         else:

@@ -126,6 +126,11 @@ class MessageStream:
         """Whether the last event (``message_stop`` or ``error``) has gone out."""
 
     @property
+    def dialect(self) -> str | None:
+        """The dialect whose calls were converted (detected, for a model no setting names)."""
+        return self._session.converted_dialect
+
+    @property
     def finished(self) -> bool:
         return self._seen_finish
 

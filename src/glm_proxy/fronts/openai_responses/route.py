@@ -91,7 +91,9 @@ class ResponsesRoutes:
                 media_type="text/event-stream",
             )
         completion = whole_completion(await upstream.read(response), upstream)
-        answer, record.tool_calls = render_response(completion, plan, meta, mapped.names)
+        dialects: set[str] = set()
+        answer, record.tool_calls = render_response(completion, plan, meta, mapped.names, dialects)
+        record.dialect = ",".join(sorted(dialects)) or None
         if keep:
             self._keep(answer, mapped)
         return Response(orjson.dumps(answer), media_type="application/json")

@@ -80,6 +80,11 @@ class ResponsesStream:
         """The last response object sent (for the store), once the stream ended."""
 
     @property
+    def dialect(self) -> str | None:
+        """The dialect whose calls were converted (detected, for a model no setting names)."""
+        return self._session.converted_dialect
+
+    @property
     def finished(self) -> bool:
         return self._finish is not None
 
