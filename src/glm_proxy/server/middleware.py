@@ -170,7 +170,12 @@ class RequestMiddleware:
             await send_error(send, record, error)
             return
         record.error = error.code
-        event = b"".join(end_stream(error)) if end_stream else shape_for(record.path).event(error)
+        event = shape_for(record.path).event(error)
+        if end_stream is not None:  # the stream's own ending (its sequence, its held text)
+            try:
+                event = b"".join(end_stream(error))
+            except Exception:
+                logger.exception("the stream's own ending failed; ending it in its front's shape")
         await send({"type": "http.response.body", "body": event, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
