@@ -1,8 +1,9 @@
 """Parser benchmark: outputs of 10 KB, 100 KB and 1 MB fed in 4-character deltas, per dialect.
 
-For each dialect (GLM, Hermes, Kimi-K2, DeepSeek), size and shape it prints the time per delta
-and the growth factor per 10x of size (the time ratio between two sizes, scaled to a 10x step:
-linear parsing gives ~10x). Figures are medians of several runs on this machine.
+For each dialect (GLM, Hermes, Kimi-K2, DeepSeek, Qwen3-Coder, MiniMax), size and shape it
+prints the time per delta and the growth factor per 10x of size (the time ratio between two
+sizes, scaled to a 10x step: linear parsing gives ~10x). Figures are medians of several runs on
+this machine.
 
     uv run python -m bench.parser [--repeat 5] [--delta 4] [--out FILE]
 """
@@ -21,6 +22,8 @@ from glm_proxy.dialects.deepseek import render as deepseek
 from glm_proxy.dialects.glm import render as glm
 from glm_proxy.dialects.hermes import render as hermes
 from glm_proxy.dialects.kimi_k2 import render as kimi_k2
+from glm_proxy.dialects.minimax import render as minimax
+from glm_proxy.dialects.qwen3_coder import render as qwen3_coder
 
 SIZES = (10_000, 100_000, 1_000_000)
 RenderCall = Callable[[str, dict[str, Any]], str]
@@ -30,6 +33,13 @@ DIALECTS: dict[str, RenderCall] = {
     "hermes": hermes.render_call,
     "kimi_k2": kimi_k2.render_call,
     "deepseek": deepseek.render_call,
+    # the XML dialects: each call in its wrapper, as the chat templates write one call
+    "qwen3_coder": lambda name, arguments: (
+        f"<tool_call>\n{qwen3_coder.render_call(name, arguments)}\n</tool_call>"
+    ),
+    "minimax": lambda name, arguments: (
+        f"<minimax:tool_call>\n{minimax.render_call(name, arguments)}\n</minimax:tool_call>"
+    ),
 }
 WORDS = 'the quick brown fox jumps over the lazy dog <b>bold</b> 1 < 2 "quoted" \n'
 

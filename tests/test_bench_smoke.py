@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # it runs the whole benchmark suite, in a tiny configuration
+
 REPO = Path(__file__).resolve().parent.parent
 SERVERS = ("backend (direct)", "relay (floor)", "glm-proxy")
 NUMBER = r"-?[0-9][0-9,]*(?:\.[0-9]+)?"
@@ -155,7 +157,7 @@ def test_relay_servers_and_clients(report: str) -> None:
 def test_parser_benchmark(report: str) -> None:
     rows = table(report, "Parser")
     shapes = ["1 call (one big string)", "10 calls", "100 calls", "plain text"]
-    dialects = ["glm", "hermes", "kimi_k2", "deepseek"]
+    dialects = ["glm", "hermes", "kimi_k2", "deepseek", "qwen3_coder", "minimax"]
     expected = [(dialect, shape) for dialect in dialects for shape in shapes for _ in range(3)]
     assert [(row[0], row[1]) for row in rows] == expected
     for row in rows:

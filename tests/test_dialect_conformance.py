@@ -38,6 +38,12 @@ from hypothesis import strategies as st
 
 from glm_proxy.dialects import create_parser
 from glm_proxy.dialects._arguments import HOLD_LIMIT
+from glm_proxy.dialects.deepseek.markup import SECTION_OPEN_VARIANTS as DEEPSEEK_VARIANTS
+from glm_proxy.dialects.deepseek.markup import STOP_TOKENS as DEEPSEEK_STOP_TOKENS
+from glm_proxy.dialects.glm.markup import STOP_TOKENS as GLM_STOP_TOKENS
+from glm_proxy.dialects.hermes.parser import STOP_TOKENS as HERMES_STOP_TOKENS
+from glm_proxy.dialects.kimi_k2.markup import SECTION_VARIANTS as KIMI_VARIANTS
+from glm_proxy.dialects.kimi_k2.markup import STOP_TOKENS as KIMI_STOP_TOKENS
 from glm_proxy.events import Content, Event, ToolCallArgs, ToolCallEnd, ToolCallStart
 from support.parsing import check_fragments, cut, merged, message_of, options
 
@@ -71,6 +77,8 @@ DEEPSEEK_MARKUP = (
     "<\uff5ctool\u2581call\u2581end\uff5c>",
     "<think>",
     "</think>",
+    *DEEPSEEK_STOP_TOKENS,
+    *DEEPSEEK_VARIANTS,
 )
 DIALECTS = [
     Dialect(
@@ -84,11 +92,38 @@ DIALECTS = [
             "</arg_value>",
             "<think>",
             "</think>",
+            *GLM_STOP_TOKENS,
+        ),
+    ),
+    Dialect(
+        "qwen3_coder",
+        (
+            "<tool_call>",
+            "</tool_call>",
+            "<function=",
+            "</function>",
+            "<parameter=",
+            "</parameter>",
+            "<think>",
+            "</think>",
+        ),
+    ),
+    Dialect(
+        "minimax",
+        (
+            "<minimax:tool_call>",
+            "</minimax:tool_call>",
+            "<invoke name=",
+            "</invoke>",
+            "<parameter name=",
+            "</parameter>",
+            "<think>",
+            "</think>",
         ),
     ),
     Dialect(
         "hermes",
-        ("<tool_call>", "</tool_call>", "<think>", "</think>"),
+        ("<tool_call>", "</tool_call>", "<think>", "</think>", *HERMES_STOP_TOKENS),
         typed=False,
         optional_closer="\n</tool_call>",
     ),
@@ -102,6 +137,8 @@ DIALECTS = [
             "<|tool_call_end|>",
             "<think>",
             "</think>",
+            *KIMI_STOP_TOKENS,
+            *KIMI_VARIANTS,
         ),
         typed=False,
         numbered=True,

@@ -40,3 +40,27 @@ def test_korean_readme_names_every_setting() -> None:
 
 def test_korean_readme_links_back_to_the_english_one() -> None:
     assert "[English README](README.md)" in KOREAN
+
+
+def test_korean_readme_has_the_same_other_ways_in() -> None:
+    from readme_commands import named_commands
+
+    assert named_commands(KOREAN) == named_commands(ENGLISH)
+    assert set(named_commands(ENGLISH)) == {"uv-installer", "pip", "uvx"}
+
+
+def test_korean_readme_has_every_code_block_of_the_english_one() -> None:
+    # Commands, configurations and client recipes are the same in both languages.
+    def blocks(text: str) -> list[str]:
+        return re.findall(r"^```[a-z]*\n(.*?)^```", text, flags=re.M | re.S)
+
+    assert blocks(KOREAN) == blocks(ENGLISH)
+
+
+def test_both_readmes_give_each_client_the_same_status() -> None:
+    clients = ("OpenCode", "LangChain", "Vercel AI SDK", "Cline / Roo Code", "Continue", "Aider")
+    for client in clients:
+        tested = f"**{client}** (tested" in ENGLISH
+        assert tested or f"**{client}** (untested)" in ENGLISH, client
+        korean = f"**{client}** (테스트됨" if tested else f"**{client}** (테스트 안 됨)"
+        assert korean in KOREAN, client

@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="glm-proxy",
         description="OpenAI-compatible proxy that converts GLM XML tool calls.",
     )
+    parser.add_argument("--version", action="version", version=f"glm-proxy {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         module = _command_module(module_name)
@@ -34,6 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
         module.configure(command_parser)
     return parser
+
+
+_TOP_LEVEL = ("-h", "--help", "--version")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("glm-proxy")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 class _Command(Protocol):
@@ -53,7 +66,7 @@ def _command_module(module_name: str) -> _Command | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in ("-h", "--help")):
+    if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in _TOP_LEVEL):
         args_list.insert(0, "serve")
     args = build_parser().parse_args(args_list)
     module = _command_module(COMMANDS[args.command][0])

@@ -9,8 +9,9 @@ stop with one line instead of a traceback. Nothing here reads the environment by
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from fnmatch import fnmatchcase
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -33,7 +34,10 @@ DEFAULTS: dict[str, str] = {
     "ALLOW_REMOTE": "false",
     "SHUTDOWN_GRACE": "10",
     "MODEL_ALIASES": "",
-    "DIALECT_MODELS": "kimi=kimi_k2,deepseek=deepseek,hermes=hermes",
+    "DIALECT_MODELS": (
+        "qwen3-coder=qwen3_coder,qwen3coder=qwen3_coder,minimax=minimax,kimi=kimi_k2,"
+        "deepseek=deepseek,qwen=hermes,hermes=hermes"
+    ),
     "DETECT_DIALECT": "true",
     "RESPONSES_STORE_MAX": "1000",
     "RESPONSES_STORE_MAX_AGE": "3600",
@@ -80,8 +84,12 @@ class Settings:
     shutdown_grace: float = 10.0
     """Seconds that requests in flight get to finish after SIGTERM/SIGINT."""
     dialect_models: tuple[tuple[str, str], ...] = (
+        ("qwen3-coder", "qwen3_coder"),
+        ("qwen3coder", "qwen3_coder"),
+        ("minimax", "minimax"),
         ("kimi", "kimi_k2"),
         ("deepseek", "deepseek"),
+        ("qwen", "hermes"),
         ("hermes", "hermes"),
     )
     """(pattern, dialect) pairs: a model whose name holds the pattern (``*`` wildcards, any
@@ -364,3 +372,32 @@ def _size(values: Mapping[str, str], name: str) -> int:
     if size <= 0:
         raise _bad(name, values, "a positive number of bytes (suffixes K, M, G allowed: 32M)")
     return size
+
+
+# Names other tools use for a setting of ours; a .env file copied from them holds these.
+_OTHER_NAMES = {
+    "OPENAI_API_BASE": "OPENAI_BASE_URL",
+    "OPENAI_API_BASE_URL": "OPENAI_BASE_URL",
+    "OPENAI_BASE": "OPENAI_BASE_URL",
+    "OPENAI_URL": "OPENAI_BASE_URL",
+    "BASE_URL": "OPENAI_BASE_URL",
+    "API_BASE": "OPENAI_BASE_URL",
+    "API_KEY": "OPENAI_API_KEY",
+}
+
+
+def misspelt_settings(names: Iterable[str]) -> list[tuple[str, str]]:
+    """(name, setting) for each name that is not a setting but is close to one (``PORTT``,
+    ``OPENAI_API_BASE``), for a warning; names far from every setting are someone else's."""
+    found: list[tuple[str, str]] = []
+    for name in names:
+        if name in DEFAULTS:
+            continue
+        upper = name.upper()
+        setting = _OTHER_NAMES.get(upper) or (upper if upper in DEFAULTS else None)
+        if setting is None:
+            close = get_close_matches(upper, DEFAULTS, n=1, cutoff=0.85)
+            setting = close[0] if close else None
+        if setting is not None:
+            found.append((name, setting))
+    return found

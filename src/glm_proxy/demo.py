@@ -276,7 +276,7 @@ def run_examples(proxy_url: str, backend_url: str, model: str) -> list[Example]:
 
 DIALECT_MODELS = {
     "qwen3_coder": "qwen3-coder-30b-a3b-instruct",
-    "hermes": "hermes-3-llama-3.1-8b",
+    "hermes": "qwen2.5-7b-instruct",
     "minimax": "minimax-m2",
     "kimi_k2": "kimi-k2-instruct",
     "deepseek": "deepseek-v3.1",

@@ -170,6 +170,8 @@ class BackendStatusError(BackendError):
         if backend_status < 500:
             self.status = backend_status
             message = self.backend_message or f"the backend answered HTTP {backend_status}"
+            if backend_status == 404 and not _is_json(raw_body):  # a route it does not have
+                message += f" (from {base_url}: {missing_v1_hint(base_url)})"
         else:
             message = f"the backend at {base_url} failed with HTTP {backend_status}"
             if self.backend_message:
@@ -180,6 +182,16 @@ class BackendStatusError(BackendError):
         if self.backend_status < 500 and _is_json(self.raw_body):
             return self.raw_body
         return super().body()
+
+
+def missing_v1_hint(base_url: str) -> str:
+    """What to check when the backend has no route for a request: most servers serve the
+    OpenAI API under ``/v1``, and a base URL without it is the usual mistake."""
+    path = base_url.split("://", 1)[-1].partition("/")[2].rstrip("/")
+    last = path.rsplit("/", 1)[-1]
+    if last[:1] == "v" and last[1:].isdigit():
+        return "check that OPENAI_BASE_URL is the backend's OpenAI-compatible URL"
+    return f"did you mean OPENAI_BASE_URL={base_url.rstrip('/')}/v1? (backends serve the API there)"
 
 
 def _message_of(raw: bytes) -> str:

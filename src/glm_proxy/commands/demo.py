@@ -65,9 +65,13 @@ def run(args: argparse.Namespace) -> int:
             mark = "✓" if ok else "✗"
             print(f"{mark} {converted}/{len(examples)} examples converted")
         if args.serve:
+            from glm_proxy.access_log import configure_logging
+
+            # From here on, one line per request, as `glm-proxy serve` writes them.
+            configure_logging("WARNING", sys.stdout)
             print(
                 f"\nServing. Point any OpenAI client at base_url={servers.proxy_url} "
-                f"(any api_key, model '{args.model}'). Ctrl-C stops.",
+                f"(any api_key, model '{args.model}'). Ctrl-C stops. Requests:",
                 flush=True,
             )
             try:

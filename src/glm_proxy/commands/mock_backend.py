@@ -44,6 +44,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--log-level",
+        type=str.lower,  # any case, as serve's LOG_LEVEL
         choices=("debug", "info", "warning", "error"),
         default="info",
         help="debug logs one line per request (info)",

@@ -25,11 +25,16 @@ if TYPE_CHECKING:
     from glm_proxy.config import Settings
 
 EXIT_BAD_SETTINGS = 2
+EXIT_PORT_TAKEN = 1
 SHUTDOWN_BACKSTOP = 5.0
 """Seconds past SHUTDOWN_GRACE after which uvicorn itself cancels what still runs."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from glm_proxy.commands.startup import settings_epilog
+
+    parser.epilog = settings_epilog()
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--host", help="address to listen on (HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (PORT, default 8082)")
     parser.add_argument(
@@ -79,6 +84,12 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as error:
         print(f"glm-proxy: {error}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
+    from glm_proxy.commands.startup import port_problem
+
+    taken = port_problem(settings.host, settings.port)
+    if taken is not None:
+        print(f"glm-proxy: {taken}", file=sys.stderr)
+        return EXIT_PORT_TAKEN
     serve(settings, reload=args.reload, workers=args.workers)
     return 0
 
@@ -93,6 +104,10 @@ def read_environment(env_file: str | None = None) -> dict[str, str]:
     values: dict[str, str] = {}
     if path.is_file():
         values = {k: v for k, v in dotenv_values(path).items() if v is not None}
+        from glm_proxy.commands.startup import misspelt_warnings
+
+        for warning in misspelt_warnings(values, str(path)):
+            print(warning, file=sys.stderr)
     elif env_file:
         raise SettingsError(f"--env-file: no such file: {env_file}")
     values.update(os.environ)
@@ -119,6 +134,9 @@ def serve(settings: Settings, *, reload: bool = False, workers: int | None = Non
         "timeout_graceful_shutdown": settings.shutdown_grace + SHUTDOWN_BACKSTOP,
     }
     print(_banner(settings), file=sys.stderr, flush=True)
+    from glm_proxy.commands.startup import print_line, probe_backend_in_background
+
+    probe_backend_in_background(settings, print_line)
     # uvicorn raises the signal again once it has shut down: SIGTERM then ends like Ctrl-C,
     # which uvicorn.run absorbs (exit code 0), instead of killing the process.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -105,8 +105,12 @@ def create_parser(options: ParserOptions, dialect: str = "glm") -> Parser:
 
 def _load_builtin() -> None:
     from glm_proxy.dialects.glm.parser import GlmParser
+    from glm_proxy.dialects.minimax.parser import MiniMaxParser
+    from glm_proxy.dialects.qwen3_coder.parser import Qwen3CoderParser
 
     register("glm", GlmParser)
+    register("qwen3_coder", Qwen3CoderParser)
+    register("minimax", MiniMaxParser)
     _load_json_dialects()
 
 

@@ -89,6 +89,10 @@ class ToolSchemas:
             self._strings[tool, key] = known
         return known
 
+    def declared_keys(self, tool: str) -> Mapping[str, Any] | None:
+        """The declared properties of ``tool``; None when no such tool is declared."""
+        return self._properties.get(tool)
+
     def single_property(self, tool: str) -> str | None:
         """The only declared key of ``tool``, if it has exactly one."""
         properties = self._properties.get(tool)

@@ -25,6 +25,7 @@ from glm_proxy.backend.chunks import chunk_problem, load_chunk
 from glm_proxy.backend.client import Upstream, response_headers
 from glm_proxy.backend.sse import SSEDecoder, SSEError, encode_error
 from glm_proxy.errors import BackendBadResponse, BodyTooLarge, ProxyError, hide_keys
+from glm_proxy.fronts.markup_watch import watched
 
 logger = logging.getLogger("glm_proxy.stream")
 
@@ -139,18 +140,23 @@ async def relay_response(
     url: Any,
     headers: list[tuple[str, str]],
     body: bytes | None,
+    watch: Callable[[bytes], None] | None = None,
 ) -> Response:
+    """The backend's answer, passed on; ``watch`` is shown its bytes (see ``markup_watch``)."""
     response = await upstream.send(method, url, headers, body)
     if response.status >= 400:
         raise await upstream.status_error(response)
     length = response.content_length
     if length is not None and length <= READ_WHOLE_LIMIT:
         raw = await upstream.read(response)
+        if watch is not None:
+            watch(raw)
         relayed = Response(raw, response.status)
         relayed.raw_headers.extend(response_headers(response))
         return relayed
+    chunks = relayed_stream(response, upstream, record)
     return UpstreamStreamResponse(
-        relayed_stream(response, upstream, record),
+        chunks if watch is None else watched(chunks, watch),
         close_upstream=response.close,
         status_code=response.status,
         headers=response_headers(response),

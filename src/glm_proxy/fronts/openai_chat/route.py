@@ -37,6 +37,7 @@ from glm_proxy.fronts._http import (
     relay_response,
     whole_completion,
 )
+from glm_proxy.fronts.markup_watch import MarkupWatch
 from glm_proxy.fronts.openai_chat.render import translate_completion
 from glm_proxy.fronts.openai_chat.request import check_body_headers, parse_chat_request
 from glm_proxy.fronts.openai_chat.stream import StreamTranslator
@@ -53,6 +54,7 @@ class ChatRoute:
         self.settings = settings
         self.upstream = upstream
         self.chat_url = upstream.url("/chat/completions")
+        self.markup_watch = MarkupWatch(settings.glm_models)
 
     async def handle(self, request: Request) -> Response:
         record: RequestRecord = request.scope[RECORD]
@@ -79,8 +81,12 @@ class ChatRoute:
                 body = orjson.dumps(data)
         dialect = settings.dialect_for(model)
         if dialect is None:  # no setting names the model: detect, if it may call tools
-            if not (settings.detect_dialect and tools and data.get("tool_choice") != "none"):
-                return await relay_response(self.upstream, record, "POST", url, headers, body)
+            may_call = tools and data.get("tool_choice") != "none"
+            if not (settings.detect_dialect and may_call):
+                watch = self.markup_watch.watcher(model) if may_call else None
+                return await relay_response(
+                    self.upstream, record, "POST", url, headers, body, watch
+                )
             dialect = AUTO
         plan = plan_for(
             data,
@@ -128,6 +134,9 @@ class ChatRoute:
         record.dialect = ",".join(sorted(dialects)) or None
         if dialect == AUTO and not record.tool_calls and client_model is None:
             # Detection found no call: the answer goes out as the backend wrote it.
+            watch = self.markup_watch.watcher(model, detected=True)
+            if watch is not None:
+                watch(raw)
             return Response(raw, response.status, media_type="application/json")
         del raw
         return Response(orjson.dumps(result), response.status, media_type="application/json")
