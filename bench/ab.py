@@ -20,7 +20,7 @@ from pathlib import Path
 from bench.measure import Load, Sample, measure
 from bench.processes import Service, Services
 from bench.suite import mock_argv, proxy_argv
-from bench.workloads import workloads
+from bench.workloads import Workload, workloads
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,13 +50,13 @@ def main(argv: list[str] | None = None) -> int:
             for round_number in range(args.rounds):
                 order = [("A", proxy_a), ("B", proxy_b)]
                 for name, proxy in order if round_number % 2 == 0 else order[::-1]:
-                    samples[name].append(_run(proxy, body, load, workload.expect_end))
+                    samples[name].append(_run(proxy, body, load, workload))
             _report(workload.name, samples)
     return 0
 
 
-def _run(proxy: Service, body: Path, load: Load, expect_end: str) -> Sample:
-    sample = measure(proxy, body, load, (), expect_end)
+def _run(proxy: Service, body: Path, load: Load, workload: Workload) -> Sample:
+    sample = measure(proxy, body, load, (), workload.expect_end, path=workload.path)
     if sample.errors:
         raise SystemExit(f"{proxy.name}: {sample.errors} errors: {sample.error_samples}")
     return sample

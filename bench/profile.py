@@ -84,7 +84,9 @@ def read_samples(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("workload", choices=("chat", "stream"), nargs="?", default="stream")
+    parser.add_argument(
+        "workload", choices=[w.name for w in workloads()], nargs="?", default="stream"
+    )
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds between chunks")
     parser.add_argument("--seconds", type=int, default=8, help="seconds of sampling")
@@ -106,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 "-m",
                 "bench.loadgen",
                 f"--port={proxy.port}",
+                f"--path={workload.path}",
                 f"--body={body}",
                 f"--concurrency={args.concurrency}",
                 f"--duration={args.seconds + 2}",

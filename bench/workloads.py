@@ -6,6 +6,7 @@
   padded (``minLength``) to reach that length. The mock must run with ``--chunk-size 4``.
 - ``responses``: the same stream asked through ``/v1/responses`` (as Codex asks): the proxy maps
   it onto the same chat request, so the backend streams the same reply. Only glm-proxy serves it.
+- ``messages``: the same stream asked through ``/v1/messages`` (as Claude Code asks), likewise.
 
 The reply is computed with the mock's own pure functions, so the chunk count is known exactly.
 """
@@ -103,6 +104,24 @@ def responses_request(chat: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def messages_request(chat: dict[str, Any]) -> dict[str, Any]:
+    """The Anthropic Messages request that glm-proxy maps onto the chat request ``chat``."""
+    return {
+        "model": chat["model"],
+        "max_tokens": 4096,
+        "stream": chat.get("stream", False),
+        "messages": chat["messages"],
+        "tools": [
+            {
+                "name": tool["function"]["name"],
+                "description": tool["function"]["description"],
+                "input_schema": tool["function"]["parameters"],
+            }
+            for tool in chat["tools"]
+        ],
+    }
+
+
 def workloads() -> list[Workload]:
     stream = sized_stream_request()
     return [
@@ -140,6 +159,22 @@ def workloads() -> list[Workload]:
             ),
             expect_end='"user":null}}',
             path="/v1/responses",
+            proxy_only=True,
+        ),
+        Workload(
+            name="messages",
+            label="the stream workload through /v1/messages (Anthropic events)",
+            body=orjson.dumps(messages_request(stream)),
+            stream=True,
+            chunks=STREAM_CHUNKS,
+            expect_raw=(),
+            expect_proxy=(
+                '"type":"thinking"',
+                '"type":"tool_use"',
+                '"stop_reason":"tool_use"',
+            ),
+            expect_end='data: {"type":"message_stop"}',
+            path="/v1/messages",
             proxy_only=True,
         ),
     ]

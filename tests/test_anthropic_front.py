@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
+from glm_proxy.backend.chunk_template import PlainText, plain_text
 from glm_proxy.conversion.plan import Plan, plan_for
 from glm_proxy.errors import BackendBadResponse, BackendStatusError, BadRequest, Unauthorized
 from glm_proxy.fronts.anthropic_messages.blocks import THINKING_SIGNATURE, usage_fields
@@ -249,3 +250,34 @@ def test_errors_have_anthropic_s_shape_and_status() -> None:
     assert render_error(failed)[0] == 502
     assert error_payload(failed)["error"]["type"] == "api_error"
     assert USAGE["prompt_tokens"] == 11  # the fixtures above assume it
+
+
+def recognised(chunk: dict[str, Any]) -> dict[str, Any] | PlainText:
+    """A plain-text chunk as ``chunk_template`` gives it when it recognises it from its bytes."""
+    found = plain_text(chunk)
+    return chunk if found is None else (found[0], found[2], chunk)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+@pytest.mark.parametrize("read", [1, 3, 1000])
+def test_feed_many_with_recognised_text_gives_the_message_of_feed(case: Case, read: int) -> None:
+    # The fast path (runs of text recognised from their bytes, read in one piece) against the
+    # slow one (every chunk decoded and fed): the same message.
+    backend = upstream_stream(case.text, 1)
+    items = [recognised(chunk) for chunk in backend]
+    front = MessageStream(case_plan(case), model=MODEL, message_id="msg_1")
+    out: list[bytes] = []
+    for start in range(0, len(items), read):
+        out += front.feed_many(items[start : start + read])
+    out += front.end()
+    events = parse_events(b"".join(out))
+    check_stream(events)
+    assert accumulate(events) == accumulate(parse_events(stream_bytes(backend, case_plan(case))))
+
+
+def test_feed_many_reads_a_run_of_recognised_text_at_once() -> None:
+    items = [recognised(chunk) for chunk in upstream_stream("Hello there, world.", 1)]
+    front = MessageStream(plan(), model=MODEL, message_id="msg_1")
+    events = parse_events(b"".join(front.feed_many(items) + front.end()))
+    deltas = [e["delta"]["text"] for name, e in events if name == "content_block_delta"]
+    assert deltas == ["Hello there, world."]

@@ -67,6 +67,9 @@ def test_targets_are_all_reported(report: str) -> None:
         "CPU per streamed chunk, backend at full speed, c=2",
         "streaming req/s, glm-proxy / relay, c=2",
         "streaming req/s, /v1/responses / chat completions, c=2",
+        "streaming CPU/req, /v1/responses / chat completions, c=2",
+        "streaming req/s, /v1/messages / chat completions, c=2",
+        "streaming CPU/req, /v1/messages / chat completions, c=2",
         "20 streams open at once",
     ]
     for name, measured, _goal, met, floor in rows:
@@ -85,7 +88,8 @@ def test_targets_are_all_reported(report: str) -> None:
 def test_every_server_and_workload_has_figures(report: str) -> None:
     rows = table(report, "Throughput and latency")
     expected = [(w, "2", s) for w in ("chat", "stream") for s in SERVERS]
-    expected.append(("responses", "2", "glm-proxy"))  # only glm-proxy serves /v1/responses
+    # Only glm-proxy serves /v1/responses and /v1/messages.
+    expected += [("responses", "2", "glm-proxy"), ("messages", "2", "glm-proxy")]
     assert [tuple(row[:3]) for row in rows] == expected
     for row in rows:
         assert_numbers(row[3:7] + row[8:])  # req/s, p50, p99, CPU/req, errors

@@ -4,16 +4,20 @@ against the real scripted backend with a recording front."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import orjson
+import pytest
 
 from glm_proxy.access_log import RequestRecord
+from glm_proxy.backend.chunk_template import PlainText, chunk_of, plain_text
 from glm_proxy.backend.client import Upstream
+from glm_proxy.backend.sse import SSEDecoder
 from glm_proxy.config import load_settings
 from glm_proxy.errors import ProxyError
 from glm_proxy.fronts._http import front_stream
-from support.scripted_backend import Script, ScriptedBackend
+from support.scripted_backend import Script, ScriptedBackend, sse_events
 
 
 class RecordingFront:
@@ -21,6 +25,7 @@ class RecordingFront:
 
     def __init__(self) -> None:
         self.tool_calls = 0
+        self.dialect: str | None = None
         self.seen_finish = False
         self.choices = 0
 
@@ -56,9 +61,9 @@ class BatchingFront(RecordingFront):
         super().__init__()
         self.batches: list[int] = []
 
-    def feed_many(self, chunks: list[dict[str, Any]]) -> list[bytes]:
+    def feed_many(self, chunks: list[dict[str, Any] | PlainText]) -> list[bytes]:
         self.batches.append(len(chunks))
-        return [piece for chunk in chunks for piece in self.feed(chunk)]
+        return [piece for chunk in chunks for piece in self.feed(chunk_of(chunk))]
 
 
 def run(
@@ -98,16 +103,99 @@ def test_a_finished_stream_ends_with_the_fronts_last_events(backend: ScriptedBac
 def test_a_front_with_feed_many_gets_the_chunks_of_a_read_together(
     backend: ScriptedBackend,
 ) -> None:
-    expected = "text:He\ntext:ll\ntext:o \ntext:th\ntext:er\ntext:e\nend\n"
     front = BatchingFront()
-    assert run(backend, Script(content="Hello there", chunk_size=2), front=front) == expected
+    out = run(backend, Script(content="Hello there", chunk_size=2), front=front)
+    assert texts(out) == "Hello there"
+    assert out.endswith("end\n")
     assert max(front.batches) > 1  # one read held several chunks: they came in one call
-    chunks = sum(front.batches)
-    # Events cut across writes: the same answer, every chunk fed once.
+    # Events cut across writes: the same answer.
     front = BatchingFront()
     script = Script(content="Hello there", chunk_size=2, write_size=7, delay=0.001)
-    assert run(backend, script, front=front) == expected
-    assert sum(front.batches) == chunks
+    out = run(backend, script, front=front)
+    assert texts(out) == "Hello there"
+    assert out.endswith("end\n")
+
+
+def texts(out: str) -> str:
+    return "".join(line[5:] for line in out.splitlines() if line.startswith("text:"))
+
+
+class ItemFront(RecordingFront):
+    """Notes every item ``feed_many`` is given, in the terms of the slow path: (choice index,
+    text field, text) for a plain-text chunk, the chunk itself for any other."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[Any] = []
+        self.recognised = 0
+
+    def feed_many(self, chunks: list[dict[str, Any] | PlainText]) -> list[bytes]:
+        for chunk in chunks:
+            if type(chunk) is tuple:
+                self.recognised += 1
+            self.items.append(_item(chunk_of(chunk)))
+        return [piece for chunk in chunks for piece in self.feed(chunk_of(chunk))]
+
+
+def _item(chunk: dict[str, Any]) -> Any:
+    found = plain_text(chunk)
+    return chunk if found is None else found
+
+
+def _merged(items: list[Any]) -> list[Any]:
+    """Runs of plain text of one choice and field joined: what grouping may change."""
+    out: list[Any] = []
+    for item in items:
+        if type(item) is tuple and out and type(out[-1]) is tuple and out[-1][:2] == item[:2]:
+            out[-1] = (*item[:2], out[-1][2] + item[2])
+        else:
+            out.append(item)
+    return out
+
+
+def _decoded_one_by_one(script: Script) -> list[Any]:
+    """The slow path: every event of the backend's stream decoded as JSON."""
+    data = b"".join(sse_events(script, "glm-4.5", include_usage=False))
+    items = []
+    for event in SSEDecoder().feed(data):
+        if event.data == "[DONE]":
+            break
+        items.append(_item(orjson.loads(event.data)))
+    return items
+
+
+FAST_PATH_SCRIPTS = [
+    Script(content="Hello there, this is a longer answer to cut in pieces.", chunk_size=3),
+    Script(content='Quotes " and \\ escapes\n and tabs\t here', chunk_size=2),
+    Script(content="Unicode: 안녕하세요, ünïcødé, 🎉 end", chunk_size=1),
+    Script(reasoning="Let me think about it.", content="The answer.", chunk_size=2),
+    Script(reasoning="Hmm.", reasoning_field="reasoning", content="Yes.", chunk_size=1),
+    Script(content=["first choice text", "second choice text"], chunk_size=4),
+    Script(content="calls follow", chunk_size=3, tool_calls=(("f", '{"a": 1}'),)),
+]
+
+
+@pytest.mark.parametrize("write_size", [None, 1, 7, 64])
+@pytest.mark.parametrize("script", FAST_PATH_SCRIPTS)
+def test_recognised_chunks_stand_for_the_same_chunks_as_decoding_each(
+    backend: ScriptedBackend, script: Script, write_size: int | None
+) -> None:
+    # The loop's fast path (plain-text chunks recognised from their bytes) against the slow
+    # one (each event decoded as JSON): the same chunks, text runs aside.
+    script = dataclasses.replace(script, write_size=write_size)
+    front = ItemFront()
+    out = run(backend, script, front=front)
+    assert out.endswith("end\n")
+    assert _merged(front.items) == _merged(_decoded_one_by_one(script))
+
+
+def test_the_fast_path_runs_for_a_stream_of_text(backend: ScriptedBackend) -> None:
+    front = ItemFront()
+    script = Script(content="x" * 400, chunk_size=2)
+    run(backend, script, front=front)
+    assert front.recognised > 0  # runs of text came recognised from their bytes
+    decoded = [item for item in front.items if type(item) is dict]
+    assert len(decoded) < 10  # only the first, last and learning events were decoded
 
 
 def test_every_choice_finished_is_an_end_even_without_done(backend: ScriptedBackend) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from glm_proxy.backend.chunk_template import PlainText, plain_text
 from glm_proxy.conversion.plan import Plan, plan_for
 from glm_proxy.errors import BackendBadResponse
 from glm_proxy.fronts.openai_responses.render import ResponseMeta, render_response
@@ -112,6 +113,36 @@ def test_feed_many_gives_the_same_items_as_feed(case: Case, read: int) -> None:
     assert [item["type"] for item in together["output"]] == [
         item["type"] for item in one_by_one["output"]
     ]
+
+
+def recognised(chunk: dict[str, Any]) -> dict[str, Any] | PlainText:
+    """A plain-text chunk as ``chunk_template`` gives it when it recognises it from its bytes."""
+    found = plain_text(chunk)
+    return chunk if found is None else (found[0], found[2], chunk)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+@pytest.mark.parametrize("read", [1, 3, 1000])
+def test_feed_many_with_recognised_text_gives_the_items_of_feed(case: Case, read: int) -> None:
+    # The fast path (runs of text recognised from their bytes) against the slow one (every
+    # chunk decoded and fed): the same items, calls and status.
+    finish = "length" if case.cut_off else "stop"
+    backend = chunks(case.text, 1, finish)
+    items: list[Any] = [recognised(chunk) for chunk in backend]
+    one_by_one, _ = check_responses_stream(streamed(plan_of(case), backend))
+    fast, _ = check_responses_stream(streamed(plan_of(case), items, read=read))
+    assert summary(fast["output"]) == summary(one_by_one["output"])
+    assert fast["status"] == one_by_one["status"]
+    assert [item["type"] for item in fast["output"]] == [
+        item["type"] for item in one_by_one["output"]
+    ]
+
+
+def test_feed_many_reads_a_run_of_recognised_text_at_once() -> None:
+    items: list[Any] = [recognised(chunk) for chunk in chunks("Hello there, world.", 1, "stop")]
+    _, events = check_responses_stream(streamed(plan_of(CASES[0]), items, read=1000))
+    deltas = [e["delta"] for e in events if e["type"] == "response.output_text.delta"]
+    assert deltas == ["Hello there, world."]
 
 
 def test_feed_many_reads_a_run_of_text_at_once() -> None:

@@ -17,7 +17,10 @@ import orjson
 import pytest
 
 from conftest import RunningProxy, free_port, start, wait_healthy
+from glm_proxy.errors import ShuttingDown
+from glm_proxy.fronts.error_shapes import shape_for
 from glm_proxy.server.shutdown import Drain
+from support.responses_wirecheck import check_responses_stream
 from support.scripted_backend import Script, ScriptedBackend
 from support.wirecheck import check_sse_bytes, check_stream
 
@@ -209,3 +212,60 @@ def test_drain_begins_once() -> None:
         return first, drain.cut_off
 
     assert asyncio.run(scenario()) == (False, True)
+
+
+def test_a_responses_stream_cut_off_ends_with_response_failed(
+    make_proxy: Callable[..., RunningProxy], backend: ScriptedBackend
+) -> None:
+    # The Responses front's own ending, from its stream's state: the text read so far, the
+    # next sequence number, the response's id (not a chat-style error event).
+    proxy = make_proxy(SHUTDOWN_GRACE="0", GLM_MODELS="glm-*")
+    backend.script(Script(content="Hello there", chunk_size=2, stall_after=3))
+    body = {"model": "glm-4.5", "input": "hi", "stream": True}
+    with (
+        httpx.Client(timeout=30) as http,
+        http.stream("POST", proxy.base_url + "/responses", json=body) as response,
+    ):
+        chunks = response.iter_raw()
+        raw = next(chunks)
+        while b"response.output_text.delta" not in raw:
+            raw += next(chunks)
+        drain_of(proxy).begin_threadsafe()
+        raw += b"".join(chunks)
+    final, events = check_responses_stream(raw)
+    assert events[-1]["type"] == "response.failed"
+    assert final["status"] == "failed"
+    assert final["error"] == {
+        "code": "shutting_down",
+        "message": "glm-proxy is shutting down and the request did not finish within 0 s "
+        "(SHUTDOWN_GRACE)",
+    }
+    assert final["id"] == events[0]["response"]["id"]
+    [message] = final["output"]
+    # Three writes before the stall: the role, "He", "ll"; the text sent is the text kept.
+    deltas = [e["delta"] for e in events if e["type"] == "response.output_text.delta"]
+    assert message["content"][0]["text"] == "".join(deltas) == "Hell"
+    assert backend.wait_for_disconnect(10)
+
+
+def test_errors_before_the_responses_route_keep_the_openai_shape(
+    make_proxy: Callable[..., RunningProxy],
+) -> None:
+    proxy = make_proxy(PROXY_API_KEY="sk-right")
+    body = {"model": "glm-4.5", "input": "hi", "stream": True}
+    response = httpx.post(proxy.base_url + "/responses", json=body)
+    assert response.status_code == 401
+    error = response.json()["error"]
+    assert error["message"].startswith("missing API key")
+    assert set(error) == {"message", "type", "param", "code"}
+
+
+def test_the_responses_shape_ends_an_unknown_stream_with_response_failed() -> None:
+    shape = shape_for("/v1/responses")
+    assert shape.render(ShuttingDown("bye")) == (503, ShuttingDown("bye").body())
+    name, data = shape.event(ShuttingDown("bye")).split(b"\n", 1)
+    assert name == b"event: response.failed"
+    payload = orjson.loads(data.removeprefix(b"data: "))
+    assert payload["type"] == "response.failed"
+    assert payload["response"]["status"] == "failed"
+    assert payload["response"]["error"] == {"code": "shutting_down", "message": "bye"}

@@ -28,6 +28,7 @@ import bisect
 import itertools
 import operator
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -288,6 +289,52 @@ def _index(items: list[Any], value: object, start: int) -> int:
         return items.index(value, start)
     except ValueError:
         return -1
+
+
+def chunk_of(item: dict[str, Any] | PlainText) -> dict[str, Any]:
+    """A recognised plain-text chunk (or run) as the chunk it stands for; a chunk as it is."""
+    if isinstance(item, dict):
+        return item
+    _index, text, shape = item
+    choice: dict[str, Any] = shape["choices"][0]
+    (field,) = choice["delta"]  # the shape's one text field
+    return {**shape, "choices": [{**choice, "delta": {field: text}}]}
+
+
+def first_choice_runs(
+    items: Sequence[dict[str, Any] | PlainText],
+) -> list[tuple[str, str] | dict[str, Any]]:
+    """The chunks of one read (decoded, or recognised by ``PlainChunkTemplate``) for a front
+    that reads the first choice only: each run of plain-text chunks of choice 0 with one text
+    field as (field, its text joined), every other chunk as it is, in order."""
+    out: list[tuple[str, str] | dict[str, Any]] = []
+    run: list[str] = []
+    run_field = ""
+    for item in items:
+        if type(item) is tuple:
+            index, text, shape = item
+            found = plain_text(shape)
+            if found is None or index != 0:
+                item = chunk_of(item)
+            else:
+                field = found[1]
+        if type(item) is dict:
+            found = plain_text(item)
+            if found is None or found[0] != 0:
+                if run:
+                    out.append((run_field, "".join(run)))
+                    run = []
+                out.append(item)
+                continue
+            _, field, text = found
+        if run and field != run_field:
+            out.append((run_field, "".join(run)))
+            run = []
+        run_field = field
+        run.append(text)
+    if run:
+        out.append((run_field, "".join(run)))
+    return out
 
 
 def plain_text(chunk: dict[str, Any]) -> tuple[int, str, str] | None:

@@ -69,6 +69,11 @@ class ChoiceSession:
         return self._dialect
 
     @property
+    def converted_dialect(self) -> str | None:
+        """The dialect whose calls were converted (the access log's), None while none was."""
+        return self.dialect if self.ended else None
+
+    @property
     def cut_off(self) -> bool:
         """Whether a call was announced and never ended (the output was cut off inside it)."""
         return self.started > self.ended

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any, Protocol
 
 import aiohttp
@@ -20,6 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from glm_proxy.access_log import RequestRecord
+from glm_proxy.backend.chunk_template import PlainChunkTemplate, PlainText, chunk_of
 from glm_proxy.backend.chunks import chunk_problem, load_chunk
 from glm_proxy.backend.client import Upstream, response_headers
 from glm_proxy.backend.sse import SSEDecoder, SSEError, encode_error
@@ -200,8 +201,16 @@ class FrontStream(Protocol):
     def finished(self) -> bool:
         """Whether every choice seen got a ``finish_reason`` (and there was one at least)."""
 
+    @property
+    def dialect(self) -> str | None:
+        """The dialect whose calls were converted so far (for the access log)."""
+
     def feed(self, chunk: dict[str, Any]) -> list[bytes]:
         """The events for one decoded backend chunk."""
+
+    # Optional: ``feed_many(items: list[dict[str, Any] | PlainText]) -> list[bytes]``, the
+    # events for the chunks of one read, the same as ``feed`` on each (``chunk_of`` for a
+    # recognised plain-text run); a front that has it gets the text of a run in one piece.
 
     def end(self) -> list[bytes]:
         """The last events, when the backend's stream ended normally."""
@@ -229,6 +238,7 @@ async def front_stream(
     sent (the backend's own read timeout still applies).
     """
     decoder = SSEDecoder()
+    template = PlainChunkTemplate()
     read_to_end = False
     failure: ProxyError | None = None
     try:
@@ -252,11 +262,8 @@ async def front_stream(
                         yield ping
                     continue
                 out: list[bytes] = []
-                chunks: list[dict[str, Any]] = []
-                for payload in decoder.feed_payloads(data):
-                    done, failure = _front_event(payload, upstream, chunks)
-                    if done or failure is not None:
-                        break
+                chunks: list[dict[str, Any] | PlainText] = []
+                done, failure = _read_events(data, decoder, template, upstream, chunks)
                 _feed_read(front, chunks, out)
                 if out:
                     yield b"".join(out)
@@ -268,10 +275,8 @@ async def front_stream(
                 read_to_end = True
                 out = []
                 chunks = []
-                for event in decoder.flush():
-                    done, failure = _front_event(event.data.encode(), upstream, chunks)
-                    if done or failure is not None:
-                        break
+                flushed = [event.data.encode() for event in decoder.flush()]
+                done, failure = _collect(flushed, template, upstream, chunks)
                 _feed_read(front, chunks, out)
                 if out:
                     yield b"".join(out)
@@ -299,15 +304,19 @@ async def front_stream(
             logger.exception("the stream's error events failed too")
     finally:
         record.tool_calls = front.tool_calls
+        record.dialect = front.dialect
         if read_to_end and failure is None:
             response.release()
         else:
             response.close()
 
 
-def _feed_read(front: FrontStream, chunks: list[dict[str, Any]], out: list[bytes]) -> None:
-    """Give ``front`` the chunks of one read: all at once when it takes them so (``feed_many``:
-    a run of text chunks goes through the parser in one piece), else one by one."""
+def _feed_read(
+    front: FrontStream, chunks: list[dict[str, Any] | PlainText], out: list[bytes]
+) -> None:
+    """Give ``front`` the chunks of one read: all at once when it takes them so (``feed_many``,
+    which also takes plain-text chunks recognised from their bytes as they are: a run of text
+    goes through the parser in one piece), else one by one."""
     if not chunks:
         return
     feed_many = getattr(front, "feed_many", None)
@@ -315,11 +324,74 @@ def _feed_read(front: FrontStream, chunks: list[dict[str, Any]], out: list[bytes
         out.extend(feed_many(chunks))
     else:
         for chunk in chunks:
-            out.extend(front.feed(chunk))
+            out.extend(front.feed(chunk_of(chunk)))
+
+
+_LEARNING_EVENTS = 4
+"""How many events of a read are read one by one, at most, while no shape is learnt yet."""
+
+
+def _read_events(
+    data: bytes,
+    decoder: SSEDecoder,
+    template: PlainChunkTemplate,
+    upstream: Upstream,
+    chunks: list[dict[str, Any] | PlainText],
+) -> tuple[bool, ProxyError | None]:
+    """Read one read from the backend into ``chunks`` (as ``_collect``): whether the stream
+    ended in it (``[DONE]``) and the failure it met, if any.
+
+    The fast path of the loop (the chat front's, ``chunk_template``): plain-text chunks shaped
+    like the last one are recognised from their bytes, only the others are decoded as JSON.
+    Until a shape is learnt, the first events of the read are decoded one by one, so that the
+    rest of the read (often the whole stream, from a fast backend) can use the shape.
+    """
+    start = 0
+    for _ in range(_LEARNING_EVENTS):
+        if template.learnt:
+            break
+        end = data.find(b"\n\n", start) + 2
+        if end < 2:
+            break
+        done, failure = _collect(decoder.feed_payloads(data[start:end]), template, upstream, chunks)
+        if done or failure is not None:
+            return done, failure
+        start = end
+    rest = data[start:] if start else data
+    if not rest:
+        return False, None
+    return _collect(template.read(rest, decoder), template, upstream, chunks)
+
+
+def _collect(
+    payloads: Sequence[bytes | PlainText],
+    template: PlainChunkTemplate,
+    upstream: Upstream,
+    chunks: list[dict[str, Any] | PlainText],
+) -> tuple[bool, ProxyError | None]:
+    """Add the backend's events to ``chunks`` up to the first that ends the stream: recognised
+    plain-text chunks as they are, the others decoded (``_front_event``) and their shape
+    learnt. Returns whether that event was ``[DONE]``, and the failure it stands for, if any."""
+    for payload in payloads:
+        if type(payload) is tuple:
+            chunks.append(payload)
+            continue
+        assert type(payload) is bytes
+        found = template.match(payload)
+        if found is not None:
+            chunks.append(found)
+            continue
+        done, failure = _front_event(payload, upstream, chunks)
+        if done or failure is not None:
+            return done, failure
+        chunk = chunks[-1]
+        assert type(chunk) is dict
+        template.learn(payload, chunk)
+    return False, None
 
 
 def _front_event(
-    payload: bytes, upstream: Upstream, chunks: list[dict[str, Any]]
+    payload: bytes, upstream: Upstream, chunks: list[dict[str, Any] | PlainText]
 ) -> tuple[bool, ProxyError | None]:
     """Read one backend event (a chunk goes into ``chunks``, for ``_feed_read``): whether it
     was ``[DONE]``, and the failure it stands for, if any."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from glm_proxy.backend.sse import encode_error
 from glm_proxy.errors import ProxyError
 from glm_proxy.fronts.anthropic_messages import errors as anthropic_errors
+from glm_proxy.fronts.openai_responses import errors as responses_errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +41,20 @@ OPENAI = ErrorShape(_openai_render, _openai_event)
 ANTHROPIC = ErrorShape(anthropic_errors.render_error, anthropic_errors.error_event)
 """Anthropic's shape: the Messages front."""
 
-_BY_PATH: tuple[tuple[str, ErrorShape], ...] = (("/v1/messages", ANTHROPIC),)
+RESPONSES = ErrorShape(responses_errors.render_error, responses_errors.failed_event)
+"""The Responses front: the OpenAI shape before a stream starts, ``response.failed`` after."""
+
+_BY_PATH: tuple[tuple[str, ErrorShape], ...] = (
+    ("/v1/messages", ANTHROPIC),
+    ("/v1/responses", RESPONSES),
+)
 """Path prefixes of the fronts with a shape of their own."""
+
+
+STREAM_END: Final = "glm_proxy.stream_end"
+"""The ASGI scope key under which a route whose stream has state of its own (sequence numbers,
+held text) puts the function that ends it, error in, last events out: the server calls it
+rather than the shape's ``event`` when it cuts that stream off."""
 
 
 def shape_for(path: str) -> ErrorShape:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,7 +33,7 @@ from glm_proxy.access_log import (
 )
 from glm_proxy.config import Settings
 from glm_proxy.errors import Forbidden, ProxyError, ShuttingDown, Unauthorized
-from glm_proxy.fronts.error_shapes import shape_for
+from glm_proxy.fronts.error_shapes import STREAM_END, shape_for
 from glm_proxy.server.auth import CLIENT_KEY_HEADERS, ClientKeys, is_loopback, presented_key
 from glm_proxy.server.shutdown import Drain
 
@@ -116,7 +117,7 @@ class RequestMiddleware:
                 _note_cancelled(record, response)
                 raise  # a relayed body cut short: closing the connection says it best
             task.uncancel()
-            await self._end_cut_off(send_with_id, record, response)
+            await self._end_cut_off(send_with_id, record, response, scope.get(STREAM_END))
         except Exception as error:
             if response.started:
                 record.error = record.error or "internal_error"
@@ -154,7 +155,13 @@ class RequestMiddleware:
                 )
         return None
 
-    async def _end_cut_off(self, send: Send, record: RequestRecord, response: _Response) -> None:
+    async def _end_cut_off(
+        self,
+        send: Send,
+        record: RequestRecord,
+        response: _Response,
+        end_stream: Callable[[ProxyError], list[bytes]] | None,
+    ) -> None:
         error = ShuttingDown(
             "glm-proxy is shutting down and the request did not finish within "
             f"{self.drain.grace:g} s (SHUTDOWN_GRACE)"
@@ -164,6 +171,11 @@ class RequestMiddleware:
             return
         record.error = error.code
         event = shape_for(record.path).event(error)
+        if end_stream is not None:  # the stream's own ending (its sequence, its held text)
+            try:
+                event = b"".join(end_stream(error))
+            except Exception:
+                logger.exception("the stream's own ending failed; ending it in its front's shape")
         await send({"type": "http.response.body", "body": event, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 

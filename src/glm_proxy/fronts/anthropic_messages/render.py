@@ -58,9 +58,11 @@ def render_message(
     model: str,
     message_id: str,
     stop_sequences: Iterable[str] = (),
+    dialects: set[str] | None = None,
 ) -> tuple[dict[str, Any], int]:
     """The message for a backend completion (checked by the caller to hold a choices list),
-    and the number of calls converted."""
+    and the number of calls converted. ``dialects``: if given, gets the name of the dialect
+    whose calls were converted."""
     choices = choice_messages(completion)
     choice = next((c for c in choices if c.index == 0), None) or (
         choices[0] if choices else ChoiceMessage(0, "", None, [], None)
@@ -96,4 +98,6 @@ def render_message(
         "stop_sequence": sequence,
         "usage": usage_fields(usage_of(completion)),
     }
+    if dialects is not None and session.converted_dialect:
+        dialects.add(session.converted_dialect)
     return message, session.ended

@@ -122,13 +122,16 @@ class MessagesRoutes:
             )
         raw = await upstream.read(response)
         completion = whole_completion(raw, upstream)
+        dialects: set[str] = set()
         message, record.tool_calls = render_message(
             completion,
             plan,
             model=model,
             message_id=message_id,
             stop_sequences=stop_sequences(data),
+            dialects=dialects,
         )
+        record.dialect = ",".join(sorted(dialects)) or None
         return Response(orjson.dumps(message), media_type="application/json")
 
 

@@ -14,11 +14,12 @@ Only the backend's first choice is read (a Messages answer has one). The block r
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
 
+from glm_proxy.backend.chunk_template import PlainText, first_choice_runs
 from glm_proxy.backend.chunks import choice_deltas, usage_of
 from glm_proxy.conversion.plan import Plan
 from glm_proxy.conversion.session import ChoiceSession
@@ -125,10 +126,34 @@ class MessageStream:
         """Whether the last event (``message_stop`` or ``error``) has gone out."""
 
     @property
+    def dialect(self) -> str | None:
+        """The dialect whose calls were converted (detected, for a model no setting names)."""
+        return self._session.converted_dialect
+
+    @property
     def finished(self) -> bool:
         return self._seen_finish
 
     def feed(self, chunk: dict[str, Any]) -> list[bytes]:
+        self._read(chunk)
+        return self._sent_or_ping()
+
+    def feed_many(self, chunks: Sequence[dict[str, Any] | PlainText]) -> list[bytes]:
+        """The events for the chunks of one read of the backend (decoded, or plain-text runs
+        recognised from their bytes, ``chunk_template``): the same blocks as ``feed`` on each,
+        but a run of text of one kind goes through the parser at once (fewer, larger deltas).
+        A read counts as one chunk towards ``QUIET_CHUNKS``: its chunks came at one moment."""
+        session, blocks = self._session, self._blocks
+        for item in first_choice_runs(chunks):
+            if type(item) is tuple:
+                field, text = item
+                blocks.read(session.read_text(text, field != "content"))
+            else:
+                assert type(item) is dict
+                self._read(item)
+        return self._sent_or_ping()
+
+    def _read(self, chunk: dict[str, Any]) -> None:
         usage = usage_of(chunk)
         if usage is not None:
             self._usage = usage
@@ -144,10 +169,14 @@ class MessageStream:
                 self._seen_finish = True
                 self._finish = delta.finish_reason
                 self._matched_stop = delta.matched_stop
+
+    def _sent_or_ping(self) -> list[bytes]:
+        """The events read so far; a ``ping`` after ``QUIET_CHUNKS`` reads of a held call
+        without any."""
         out = self._taken()
         if out:
             self._quiet = 0
-        elif blocks.holding_calls:
+        elif self._blocks.holding_calls:
             self._quiet += 1
             if self._quiet >= QUIET_CHUNKS:
                 self._quiet = 0

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from glm_proxy.backend.chunk_template import PlainText, plain_text
+from glm_proxy.backend.chunk_template import PlainText, chunk_of, plain_text
 from glm_proxy.backend.chunks import text_of
 from glm_proxy.conversion.plan import Plan
 from glm_proxy.conversion.session import ChoiceSession
@@ -125,7 +125,7 @@ class StreamTranslator:
         if not items:
             return []
         if self._base is None:  # the first chunk sets the stream's id, created and model
-            return self.feed(_as_chunk(items[0])) + self.feed_many(items[1:])
+            return self.feed(chunk_of(items[0])) + self.feed_many(items[1:])
         out: list[dict[str, Any]] = []
         pending: _Pending = {}
         verified = self._verified  # a shape known to be plain text in this state
@@ -136,7 +136,7 @@ class StreamTranslator:
                 if shape is not verified:
                     found = self._plain_text(shape)
                     if found is None:
-                        item = _as_chunk(item)
+                        item = chunk_of(item)
                     else:
                         verified, reasoning = shape, found[1] != "content"
                 if type(item) is tuple:
@@ -436,13 +436,3 @@ def _choice_extras(choice: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def _new_id() -> str:
     return "chatcmpl-" + random_hex(24)
-
-
-def _as_chunk(item: dict[str, Any] | PlainText) -> dict[str, Any]:
-    """A recognised plain-text chunk as the chunk it stands for."""
-    if isinstance(item, dict):
-        return item
-    _index, text, shape = item
-    choice: dict[str, Any] = shape["choices"][0]
-    (field,) = choice["delta"]  # the shape's one text field
-    return {**shape, "choices": [{**choice, "delta": {field: text}}]}

@@ -159,9 +159,14 @@ def call_item(
 
 
 def render_response(
-    completion: dict[str, Any], plan: Plan, meta: ResponseMeta, names: ToolNames
+    completion: dict[str, Any],
+    plan: Plan,
+    meta: ResponseMeta,
+    names: ToolNames,
+    dialects: set[str] | None = None,
 ) -> tuple[dict[str, Any], int]:
-    """The response object for a whole backend completion, and the calls converted."""
+    """The response object for a whole backend completion, and the calls converted.
+    ``dialects``: if given, gets the name of the dialect whose calls were converted."""
     choices = choice_messages(completion)
     session = ChoiceSession(plan)
     reasoning: list[str] = []
@@ -202,4 +207,6 @@ def render_response(
     usage = responses_usage(usage_of(completion))
     status = "incomplete" if incomplete else "completed"
     response = response_object(meta, status, output, usage, incomplete=incomplete)
+    if dialects is not None and session.converted_dialect:
+        dialects.add(session.converted_dialect)
     return response, converted

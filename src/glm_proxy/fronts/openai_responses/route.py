@@ -29,6 +29,7 @@ from glm_proxy.fronts._http import (
     read_body,
     whole_completion,
 )
+from glm_proxy.fronts.error_shapes import STREAM_END
 from glm_proxy.fronts.openai_chat.request import check_body_headers
 from glm_proxy.fronts.openai_responses.errors import ResponseNotFound
 from glm_proxy.fronts.openai_responses.render import ResponseMeta, render_response
@@ -81,6 +82,7 @@ class ResponsesRoutes:
                     "with application/json instead of an event stream"
                 )
             front = ResponsesStream(plan, meta, mapped.names)
+            request.scope[STREAM_END] = front.cut_off
             events = front_stream(response, front, upstream, record)
             return UpstreamStreamResponse(
                 self._streamed(front, events, mapped, keep),
@@ -89,7 +91,9 @@ class ResponsesRoutes:
                 media_type="text/event-stream",
             )
         completion = whole_completion(await upstream.read(response), upstream)
-        answer, record.tool_calls = render_response(completion, plan, meta, mapped.names)
+        dialects: set[str] = set()
+        answer, record.tool_calls = render_response(completion, plan, meta, mapped.names, dialects)
+        record.dialect = ",".join(sorted(dialects)) or None
         if keep:
             self._keep(answer, mapped)
         return Response(orjson.dumps(answer), media_type="application/json")

@@ -22,17 +22,19 @@ Then ``response.completed``, ``response.incomplete`` (the backend hit its token 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
-from glm_proxy.backend.chunk_template import plain_text
+from glm_proxy.backend.chunk_template import PlainText, first_choice_runs
 from glm_proxy.backend.chunks import choice_deltas, usage_of
 from glm_proxy.backend.sse import encode_named
 from glm_proxy.conversion.plan import Plan
 from glm_proxy.conversion.session import ChoiceSession
 from glm_proxy.errors import ProxyError
 from glm_proxy.events import Content, Event, Reasoning, ToolCallArgs, ToolCallEnd, ToolCallStart
+from glm_proxy.fronts.openai_responses.errors import failure
 from glm_proxy.fronts.openai_responses.render import (
     ResponseMeta,
     call_item,
@@ -78,6 +80,11 @@ class ResponsesStream:
         """The last response object sent (for the store), once the stream ended."""
 
     @property
+    def dialect(self) -> str | None:
+        """The dialect whose calls were converted (detected, for a model no setting names)."""
+        return self._session.converted_dialect
+
+    @property
     def finished(self) -> bool:
         return self._finish is not None
 
@@ -106,33 +113,20 @@ class ResponsesStream:
                 self._finish = delta.finish_reason
         return out
 
-    def feed_many(self, chunks: list[dict[str, Any]]) -> list[bytes]:
-        """The events for the chunks of one read of the backend: the same as ``feed`` on each,
-        but the text of a run of plain-text chunks of one kind goes through the parser at once
-        (fewer, larger deltas; most of a stream's chunks are such)."""
+    def feed_many(self, chunks: Sequence[dict[str, Any] | PlainText]) -> list[bytes]:
+        """The events for the chunks of one read of the backend (decoded, or plain-text runs
+        recognised from their bytes, ``chunk_template``): the same as ``feed`` on each, but the
+        text of a run of plain-text chunks of one kind goes through the parser at once (fewer,
+        larger deltas; most of a stream's chunks are such)."""
         out: list[bytes] = []
-        run: list[str] = []
-        run_field = ""
-        for chunk in chunks:
-            found = plain_text(chunk)
-            if found is not None and found[0] == 0:
-                _, field, text = found
-                if run and field != run_field:
-                    self._read_run(run, run_field, out)
-                    run = []
-                run_field = field
-                run.append(text)
-                continue
-            if run:
-                self._read_run(run, run_field, out)
-                run = []
-            out += self.feed(chunk)
-        if run:
-            self._read_run(run, run_field, out)
+        for item in first_choice_runs(chunks):
+            if type(item) is tuple:
+                field, text = item
+                self._emit(self._session.read_text(text, field != "content"), out)
+            else:
+                assert type(item) is dict
+                out += self.feed(item)
         return out
-
-    def _read_run(self, run: list[str], field: str, out: list[bytes]) -> None:
-        self._emit(self._session.read_text("".join(run), field != "content"), out)
 
     def end(self) -> list[bytes]:
         out: list[bytes] = []
@@ -159,13 +153,21 @@ class ResponsesStream:
             self._emit(self._session.close(), out)  # held text is never lost
         finally:
             self._close_text(out)
-            failure = {"code": error.code or "server_error", "message": error.message}
             response = response_object(
-                self._meta, "failed", self._output(), responses_usage(self._usage), error=failure
+                self._meta,
+                "failed",
+                self._output(),
+                responses_usage(self._usage),
+                error=failure(error),
             )
             self.final = response
             out.append(self._event("response.failed", {"response": response}))
         return out
+
+    def cut_off(self, error: ProxyError) -> list[bytes]:
+        """``fail``, for the server cutting the stream off (``error_shapes.STREAM_END``): nothing
+        once the stream has ended."""
+        return [] if self.final is not None else self.fail(error)
 
     def ping(self) -> bytes | None:
         return None  # the Responses stream has no keep-alive event
