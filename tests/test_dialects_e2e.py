@@ -1,11 +1,12 @@
-"""Qwen3-Coder and MiniMax-M2 tool calls end to end: a scripted backend writes the calls as text
-the way each model's chat template does, the proxy serves them to the real OpenAI SDK as tool
-calls (whether a setting names the model's dialect or the output reveals it), to the real
-Anthropic SDK as tool_use blocks and through the Responses API as function calls, streamed and
-not."""
+"""Every dialect's tool calls end to end: a scripted backend writes the calls as text the way
+each model's chat template does (the dialect's own renderer), and the proxy serves them to the
+real OpenAI SDK as tool calls (whether a setting names the model's dialect or the output reveals
+it), to the real Anthropic SDK as tool_use blocks and through the Responses API as function
+calls, streamed and not."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 from collections.abc import Callable
@@ -16,8 +17,8 @@ import openai
 import pytest
 
 from conftest import RunningProxy
-from glm_proxy.dialects.minimax.render import render_output as minimax_output
-from glm_proxy.dialects.qwen3_coder.render import render_output as qwen3_coder_output
+from glm_proxy.demo import DIALECT_MODELS
+from glm_proxy.dialects import known_dialects
 from support.scripted_backend import Script, ScriptedBackend
 
 SCHEMA = {
@@ -27,10 +28,14 @@ SCHEMA = {
 TOOLS = [{"type": "function", "function": {"name": "write_file", "parameters": SCHEMA}}]
 FILE = "def main():\n    print('héllo <b>')\n" * 200  # long enough to stream in pieces
 ARGUMENTS = {"path": "007.py", "content": FILE}
-OUTPUTS = {
-    "qwen3_coder": ("qwen3-coder-30b-a3b", qwen3_coder_output),
-    "minimax": ("MiniMax-M2", minimax_output),
+OUTPUTS: dict[str, tuple[str, Callable[..., str]]] = {
+    dialect: (
+        DIALECT_MODELS.get(dialect, "glm-4.5-air"),
+        importlib.import_module(f"glm_proxy.dialects.{dialect}.render").render_output,
+    )
+    for dialect in known_dialects()
 }
+"""Per dialect: a model name of its (named by DIALECT_MODELS by default) and its renderer."""
 
 
 def ask(proxy: RunningProxy, model: str, stream: bool) -> tuple[Any, int]:
@@ -61,7 +66,10 @@ def test_calls_reach_the_sdk_as_tool_calls(
     caplog.set_level(logging.INFO, logger="glm_proxy.access")
     model, render = OUTPUTS[dialect]
     # a model name no default names: the setting, or else the output, says the dialect
-    proxy = make_proxy(DIALECT_MODELS="" if detected else f"{model}={dialect}")
+    settings = {"DIALECT_MODELS": "" if detected else f"{model}={dialect}"}
+    if detected and dialect == "glm":
+        settings["GLM_MODELS"] = "no-such-model"  # no setting names it
+    proxy = make_proxy(**settings)
     # (detection reads the reasoning in <think> as content until the first opener)
     reasoning = None if detected else "A file is needed."
     output = render("Writing it.", [("write_file", ARGUMENTS)], reasoning=reasoning)
@@ -96,7 +104,11 @@ def test_a_cut_off_call_is_no_call(
     completion, _ = ask(proxy, model, stream=False)
     message = completion.choices[0].message
     assert not message.tool_calls
-    assert (message.content or "").strip() == cut.strip()
+    # The cut call's text comes back as content (without the special tokens of Kimi-K2 and
+    # DeepSeek, which are no text): nothing of it is lost.
+    assert "print" in (message.content or "")
+    if dialect not in ("kimi_k2", "deepseek"):
+        assert (message.content or "").strip() == cut.strip()
     assert completion.choices[0].finish_reason == "length"
 
 
