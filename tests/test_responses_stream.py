@@ -19,6 +19,13 @@ from support.glm_cases import CASES, TOOLS, Case
 from support.responses_wirecheck import check_responses_stream
 
 USAGE = {"prompt_tokens": 5, "completion_tokens": 9, "total_tokens": 14}
+NO_USAGE = {
+    "input_tokens": 0,
+    "input_tokens_details": {"cached_tokens": 0},
+    "output_tokens": 0,
+    "output_tokens_details": {"reasoning_tokens": 0},
+    "total_tokens": 0,
+}
 
 
 def plan_of(case: Case) -> Plan:
@@ -227,7 +234,16 @@ def test_backend_reasoning_and_backend_calls() -> None:
     assert final["status"] == "completed"
     assert summary(final["output"]) == ("Think.", "Text.", [("search", {"q": 1})])
     assert final["output"][-1]["call_id"] == "call_b"
-    assert final["usage"] is None
+    # No counts from the backend: still a usage object (0s), as @ai-sdk/openai requires one in
+    # response.completed (without it OpenCode never sees the turn end and asks again).
+    assert final["usage"] == NO_USAGE
+
+
+def test_a_whole_answer_without_backend_counts_has_a_usage_of_zeros() -> None:
+    plan = plan_for({"model": "glm-4.5", "messages": []}, starts_in_reasoning=False)
+    completion = {"choices": [{"index": 0, "message": {"content": "Hi."}, "finish_reason": "stop"}]}
+    response, _ = render_response(completion, plan, ResponseMeta(model="glm-4.5"), ToolNames())
+    assert response["usage"] == NO_USAGE
 
 
 def test_namespaced_call_is_split_back_in_the_stream() -> None:

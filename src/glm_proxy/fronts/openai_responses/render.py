@@ -92,10 +92,13 @@ def response_object(
     }
 
 
-def responses_usage(backend: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The Responses ``usage`` for the backend's chat-completions counts."""
+def responses_usage(backend: dict[str, Any] | None) -> dict[str, Any]:
+    """The Responses ``usage`` for the backend's chat-completions counts; counts the backend did
+    not give are 0. A finished response always carries it: the Vercel AI SDK's ``@ai-sdk/openai``
+    provider (OpenCode's) rejects a ``response.completed`` without it, and the agent then never
+    sees the turn end."""
     if backend is None:
-        return None
+        backend = {}
     prompt = _count(backend.get("prompt_tokens"))
     completion = _count(backend.get("completion_tokens"))
     total = _count(backend.get("total_tokens")) or prompt + completion
