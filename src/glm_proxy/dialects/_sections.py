@@ -136,6 +136,13 @@ class SectionMachine(TextMachine):
             self.end_call(self._name, rest)
         return end
 
+    def quick_args(self, text: str) -> str | None:
+        """The fast path of ``_in_args``: a piece with no ``<`` (no token can start in it) of
+        arguments already streaming goes straight to them (``TextMachine.quick_args``)."""
+        if self._reader == self._in_args and "<" not in text:
+            return self._args.read(text)
+        return None
+
     def close_call(self, buf: str) -> None:
         self.cut_off(self._plain(buf))
 

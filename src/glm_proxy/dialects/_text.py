@@ -130,6 +130,11 @@ class TextMachine:
             and not (self._pending_ws or self._after_tag or text[-1].isspace())
         ):  # the common case, plain text: nothing to hold
             return [Reasoning(text) if self._reasoning else Content(text)]
+        elif self._announced and self._raw is not None:
+            fragment = self.quick_args(text)
+            if fragment is not None:  # a piece inside a streaming argument (see quick_args)
+                self._raw.append(text)
+                return [ToolCallArgs(self._index, fragment)] if fragment else []
         self._process(text)
         return self._take()
 
@@ -262,6 +267,12 @@ class TextMachine:
 
     def open_call(self, marker: str) -> None:
         raise NotImplementedError
+
+    def quick_args(self, text: str) -> str | None:
+        """A dialect's fast path for a piece read inside an announced call: the fragment of
+        arguments it gives (maybe empty) when its state reader would only pass it on to the
+        arguments, else None (the piece then goes through the reader)."""
+        return None
 
     def close_call(self, buf: str) -> None:
         """The output ended inside a call (``buf``: what was held): by default it is cut off."""
