@@ -184,6 +184,8 @@ class _Machine:
                 return self._take()
             self._ws_passthrough = False  # the common case, plain text: nothing to hold
             return [Reasoning(text) if self._reasoning else Content(text)]
+        elif self._state == VALUE and "<" not in text:
+            return self._quick_value(text)
         self._process(text)
         return self._take()
 
@@ -613,6 +615,18 @@ class _Machine:
         self._closing, self._closing_len = [marker], len(marker)
         self._state = VALUE_END
         return end
+
+    def _quick_value(self, text: str) -> list[Event]:
+        """The fast path of ``_in_value`` for a whole piece with no ``<``: no marker can
+        start in it, so it is all value text (a long string argument, fed delta by delta)."""
+        if self._raw is not None:
+            self._raw.append(text)
+        args = self._args
+        if self._key is None or args is None or self._run or self._out:
+            self._value_text(text)
+            return self._take()
+        fragment = args.value_text(text)  # what _value_text then _take would give
+        return [ToolCallArgs(self._index, fragment)] if fragment else []
 
     def _in_value_end(self, data: str, pos: int) -> int:
         first = _NON_SPACE.search(data, pos)
