@@ -90,7 +90,11 @@ def create_app(settings: Settings) -> FastAPI:
     app = ProxyApp(
         title="glm-proxy", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
-    app.chat = RequestMiddleware(partial(_answer, proxy.chat_completions), settings, drain)
+    chat = RequestMiddleware(partial(_answer, proxy.chat_completions), settings, drain)
+    app.direct = dict.fromkeys(CHAT_PATHS, chat)
+    app.direct[RESPONSES_PATH] = RequestMiddleware(
+        partial(_answer, proxy.responses.create), settings, drain
+    )
     for path in CHAT_PATHS:
         app.add_route(path, proxy.chat_completions, methods=["POST"])
     messages = MessagesRoutes(settings, proxy.upstream)
@@ -120,24 +124,24 @@ def create_app(settings: Settings) -> FastAPI:
 class ProxyApp(FastAPI):
     """The FastAPI app, with a short way in for the requests that matter most.
 
-    ``POST /v1/chat/completions`` (and ``/chat/completions``) goes straight to ``chat``: the
-    same ``RequestMiddleware`` and handler as through FastAPI, without its routing, middleware
-    and exception layers (in py-spy's profile under load, about a tenth of a request's CPU).
-    The routes stay registered for requests under a ``root_path``, which FastAPI's router
-    knows how to strip.
+    ``POST /v1/chat/completions`` (and ``/chat/completions``) and ``POST /v1/responses`` go
+    straight to their handler in ``direct``: the same ``RequestMiddleware`` and handler as
+    through FastAPI, without its routing, middleware and exception layers (in py-spy's profile
+    under load, about a tenth of a request's CPU). The routes stay registered for requests
+    under a ``root_path``, which FastAPI's router knows how to strip.
     """
 
-    chat: ASGIApp
+    direct: dict[str, ASGIApp]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "http"
             and scope["method"] == "POST"
-            and scope["path"] in CHAT_PATHS
+            and (direct := self.direct.get(scope["path"])) is not None
             and not scope.get("root_path")
         ):
             scope["app"] = self
-            await self.chat(scope, receive, send)
+            await direct(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
 

@@ -94,9 +94,10 @@ class ResponsesRoutes:
         dialects: set[str] = set()
         answer, record.tool_calls = render_response(completion, plan, meta, mapped.names, dialects)
         record.dialect = ",".join(sorted(dialects)) or None
+        encoded = orjson.dumps(answer)
         if keep:
-            self._keep(answer, mapped)
-        return Response(orjson.dumps(answer), media_type="application/json")
+            self._keep(answer, mapped, encoded)
+        return Response(encoded, media_type="application/json")
 
     async def retrieve(self, request: Request) -> Response:
         response_id = request.path_params["response_id"]
@@ -162,9 +163,11 @@ class ResponsesRoutes:
             "or before a restart"
         )
 
-    def _keep(self, answer: dict[str, Any], mapped: MappedRequest) -> None:
+    def _keep(
+        self, answer: dict[str, Any], mapped: MappedRequest, encoded: bytes | None = None
+    ) -> None:
         if answer.get("status") in ("completed", "incomplete"):
-            self.store.put(answer, mapped.items + answer["output"])
+            self.store.put(answer, mapped.items + answer["output"], encoded)
 
     async def _streamed(
         self,
@@ -180,7 +183,7 @@ class ResponsesRoutes:
         finally:
             await events.aclose()
         if keep and front.final is not None:
-            self._keep(front.final, mapped)
+            self._keep(front.final, mapped, front.final_json)
 
 
 def parse_body(body: bytes) -> dict[str, Any]:

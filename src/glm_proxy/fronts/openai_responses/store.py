@@ -48,12 +48,15 @@ class ResponseStore:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def put(self, response: dict[str, Any], items: list[Any]) -> bool:
+    def put(self, response: dict[str, Any], items: list[Any], encoded: bytes | None = None) -> bool:
         """Keep ``response`` (under its ``id``) with the conversation ``items``; False when it
-        does not fit at all."""
+        does not fit at all. ``encoded``: ``response`` as JSON already (the streamed front's
+        last event carried it), spliced in instead of encoding the object again."""
         if self.max_entries <= 0:
             return False
-        data = orjson.dumps({"response": response, "items": items})
+        if encoded is None:
+            encoded = orjson.dumps(response)
+        data = b'{"response":' + encoded + b',"items":' + orjson.dumps(items) + b"}"
         key = str(response["id"])
         self._drop(key)
         if len(data) > self.max_bytes:

@@ -78,6 +78,8 @@ class ResponsesStream:
         self.tool_calls = 0
         self.final: dict[str, Any] | None = None
         """The last response object sent (for the store), once the stream ended."""
+        self.final_json = b""
+        """``final`` as JSON, as the last event carried it (the store keeps these bytes)."""
 
     @property
     def dialect(self) -> str | None:
@@ -90,10 +92,10 @@ class ResponsesStream:
 
     def start(self) -> list[bytes]:
         """``response.created`` and ``response.in_progress``: sent before the backend answers."""
-        response = response_object(self._meta, "in_progress", [])
+        response = orjson.dumps(response_object(self._meta, "in_progress", []))
         return [
-            self._event("response.created", {"response": response}),
-            self._event("response.in_progress", {"response": response}),
+            self._response_event("response.created", response),
+            self._response_event("response.in_progress", response),
         ]
 
     def feed(self, chunk: dict[str, Any]) -> list[bytes]:
@@ -144,7 +146,8 @@ class ResponsesStream:
             incomplete=incomplete,
         )
         self.final = response
-        out.append(self._event(f"response.{status}", {"response": response}))
+        self.final_json = orjson.dumps(response)
+        out.append(self._response_event(f"response.{status}", self.final_json))
         return out
 
     def fail(self, error: ProxyError) -> list[bytes]:
@@ -161,7 +164,8 @@ class ResponsesStream:
                 error=failure(error),
             )
             self.final = response
-            out.append(self._event("response.failed", {"response": response}))
+            self.final_json = orjson.dumps(response)
+            out.append(self._response_event("response.failed", self.final_json))
         return out
 
     def cut_off(self, error: ProxyError) -> list[bytes]:
@@ -299,6 +303,13 @@ class ResponsesStream:
 
     def _summary(self, item: _Item, text: str) -> dict[str, Any]:
         return {**self._where(item), "part": {"type": "summary_text", "text": text}}
+
+    def _response_event(self, kind: str, response: bytes) -> bytes:
+        """``_event(kind, {"response": ...})`` for a response object already encoded: the
+        same bytes, without encoding the object again for each event that carries it."""
+        head = b'{"type":"%s","sequence_number":%d,"response":' % (kind.encode(), self._sequence)
+        self._sequence += 1
+        return encode_named(kind, head + response + b"}")
 
     def _event(self, kind: str, payload: dict[str, Any]) -> bytes:
         data = {"type": kind, "sequence_number": self._sequence, **payload}
