@@ -97,7 +97,10 @@ def run(
 
 def test_a_finished_stream_ends_with_the_fronts_last_events(backend: ScriptedBackend) -> None:
     out = run(backend, Script(content="Hello there", chunk_size=5))
-    assert out == "text:Hello\ntext: ther\ntext:e\nend\n"
+    # How the text is cut depends on the reads; what it says and how the stream ends do not.
+    lines = out.splitlines()
+    assert lines[-1] == "end"
+    assert "".join(line.removeprefix("text:") for line in lines[:-1]) == "Hello there"
 
 
 def test_a_front_with_feed_many_gets_the_chunks_of_a_read_together(
